@@ -1,0 +1,65 @@
+//! `gradient`: the command-line entry point. Every flag can also be set from the environment
+//! (`GRADIENT_*`, shown in `--help`), and a `.env` file in the working directory is read first.
+
+mod export;
+mod train;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Parser)]
+#[command(
+    name = "gradient",
+    version,
+    about = "Incentivised, permissionless distributed training of language models"
+)]
+struct Cli {
+    /// How progress is reported: a progress bar for people, or one JSON object per line.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "GRADIENT_LOG_FORMAT")]
+    log_format: LogFormat,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train a model locally and save a checkpoint.
+    Train(train::TrainArgs),
+    /// Export a checkpoint to another format.
+    #[command(subcommand)]
+    Export(export::ExportCommand),
+}
+
+fn main() -> std::process::ExitCode {
+    // A missing .env is normal; a malformed one is worth a warning.
+    if let Err(e) = dotenvy::dotenv()
+        && !e.not_found()
+    {
+        eprintln!("warning: ignoring .env: {e}");
+    }
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match cli.command {
+        Command::Train(args) => train::run(args, cli.log_format),
+        Command::Export(cmd) => export::run(cmd),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
