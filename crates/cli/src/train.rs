@@ -166,8 +166,8 @@ pub fn run(args: TrainArgs, format: LogFormat) -> anyhow::Result<()> {
 /// Where training and validation tokens come from.
 enum DataSource {
     Synthetic {
-        train: SyntheticStream,
-        val: SyntheticStream,
+        train: Box<SyntheticStream>,
+        val: Box<SyntheticStream>,
     },
     Bytes {
         train: Vec<u32>,
@@ -188,12 +188,16 @@ impl DataSource {
         let Some(path) = path else {
             // The stream continues past what a resumed run already saw.
             return Ok(Self::Synthetic {
-                train: SyntheticStream::new(
+                train: Box::new(SyntheticStream::new(
                     seed,
                     seed.wrapping_add(steps_done).wrapping_mul(2),
                     config.vocab_size,
-                ),
-                val: SyntheticStream::new(seed, u64::MAX - seed, config.vocab_size),
+                )),
+                val: Box::new(SyntheticStream::new(
+                    seed,
+                    u64::MAX - seed,
+                    config.vocab_size,
+                )),
             });
         };
         let bytes =

@@ -79,22 +79,24 @@ impl Batch {
         Ok(())
     }
 
-    /// `(inputs [batch, seq], targets [batch * seq])` on `device`.
-    pub(crate) fn to_device(&self, device: &Device) -> (Tensor<2, Int>, Tensor<1, Int>) {
-        let row = self.seq_len + 1;
-        let mut inputs = Vec::with_capacity(self.num_targets());
-        let mut targets = Vec::with_capacity(self.num_targets());
-        for r in self.tokens.chunks_exact(row) {
-            inputs.extend(r[..self.seq_len].iter().map(|&t| t as i32));
-            targets.extend(r[1..].iter().map(|&t| t as i32));
-        }
-        let n = self.num_targets();
-        (
-            Tensor::from_data(
-                TensorData::new(inputs, [self.batch_size, self.seq_len]),
-                device,
-            ),
-            Tensor::from_data(TensorData::new(targets, [n]), device),
+    /// The input tokens `[batch, seq]` on `device`.
+    pub(crate) fn inputs(&self, device: &Device) -> Tensor<2, Int> {
+        let inputs: Vec<i32> = self
+            .tokens
+            .chunks_exact(self.seq_len + 1)
+            .flat_map(|r| r[..self.seq_len].iter().map(|&t| t as i32))
+            .collect();
+        Tensor::from_data(
+            TensorData::new(inputs, [self.batch_size, self.seq_len]),
+            device,
         )
+    }
+
+    /// The target of every input position, row by row: `batch * seq` ids.
+    pub(crate) fn targets(&self) -> Vec<u32> {
+        self.tokens
+            .chunks_exact(self.seq_len + 1)
+            .flat_map(|r| r[1..].iter().copied())
+            .collect()
     }
 }

@@ -27,7 +27,7 @@ pub struct Model {
 
 /// Loss and parameter gradients of one batch (gradients of the mean loss).
 pub(crate) struct LossAndGrads {
-    pub loss: Tensor<1>,
+    pub loss: f64,
     pub grads: Vec<Tensor<2>>,
 }
 
@@ -172,10 +172,12 @@ impl Model {
     /// Mean next-token cross-entropy over the batch, without gradients.
     pub fn evaluate(&self, batch: &Batch) -> Result<f64, ModelError> {
         batch.check(&self.config)?;
-        let (inputs, targets) = batch.to_device(&self.device);
-        let hidden = hidden_states(&Params::new(&self.config, &self.params), inputs);
+        let hidden = hidden_states(
+            &Params::new(&self.config, &self.params),
+            batch.inputs(&self.device),
+        );
         let head = &self.params[Params::head_index(&self.config)];
-        Ok(head::loss_sum(&hidden, head, &targets) / batch.num_targets() as f64)
+        Ok(head::loss_sum(hidden, head, &batch.targets())? / batch.num_targets() as f64)
     }
 
     /// Logits `[batch * seq, vocab]` for `tokens` (rows of `seq` tokens), flat. For checks and
@@ -188,8 +190,10 @@ impl Model {
             .collect();
         let batch = Batch::new(padded, batch_size, seq)?;
         batch.check(&self.config)?;
-        let (inputs, _) = batch.to_device(&self.device);
-        let hidden = hidden_states(&Params::new(&self.config, &self.params), inputs);
+        let hidden = hidden_states(
+            &Params::new(&self.config, &self.params),
+            batch.inputs(&self.device),
+        );
         let head = &self.params[Params::head_index(&self.config)];
         let logits = hidden.matmul(head.clone().transpose());
         to_vec(logits, "logits")
@@ -199,21 +203,23 @@ impl Model {
     /// through the fused kernel in `head.rs`.
     pub(crate) fn loss_and_grads(&self, batch: &Batch) -> Result<LossAndGrads, ModelError> {
         batch.check(&self.config)?;
-        let (inputs, targets) = batch.to_device(&self.device);
         let tracked: Vec<Tensor<2>> = self
             .params
             .iter()
             .map(|p| p.clone().autodiff().require_grad())
             .collect();
-        let hidden = hidden_states(&Params::new(&self.config, &tracked), inputs);
+        let hidden = hidden_states(
+            &Params::new(&self.config, &tracked),
+            batch.inputs(&self.device),
+        );
         let head_index = Params::head_index(&self.config);
         let scale = 1.0 / batch.num_targets() as f64;
         let head = head::loss_and_grads(
-            &hidden.clone().inner(),
+            hidden.clone().inner(),
             &self.params[head_index],
-            &targets,
+            &batch.targets(),
             scale,
-        );
+        )?;
         // d(loss)/d(trunk) = backward of <hidden, d loss / d hidden> with the latter held fixed.
         let grads = (hidden * head.hidden).sum().backward();
         let mut out: Vec<Tensor<2>> = tracked
@@ -223,7 +229,7 @@ impl Model {
             .collect();
         out[head_index] = out[head_index].clone() + head.weight;
         Ok(LossAndGrads {
-            loss: head.loss_sum.mul_scalar(scale),
+            loss: head.loss_sum * scale,
             grads: out,
         })
     }
@@ -231,7 +237,7 @@ impl Model {
     /// Mean loss of `batch` and its gradient for every parameter, by name.
     pub fn loss_and_gradients(&self, batch: &Batch) -> Result<(f64, Vec<NamedParam>), ModelError> {
         let lg = self.loss_and_grads(batch)?;
-        let loss = lg.loss.into_scalar::<f32>() as f64;
+        let loss = lg.loss;
         let grads = self
             .specs
             .iter()

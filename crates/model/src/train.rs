@@ -87,11 +87,11 @@ impl Trainer {
                 why: "a step needs at least one micro-batch".to_string(),
             });
         }
-        let mut loss: Option<Tensor<1>> = None;
+        let mut loss = 0.0;
         let mut grads: Option<Vec<Tensor<2>>> = None;
         for batch in micro_batches {
             let lg = self.model.loss_and_grads(batch)?;
-            loss = Some(loss.map_or(lg.loss.clone(), |l| l + lg.loss));
+            loss += lg.loss;
             grads = Some(match grads {
                 None => lg.grads,
                 Some(acc) => acc.into_iter().zip(lg.grads).map(|(a, g)| a + g).collect(),
@@ -103,7 +103,7 @@ impl Trainer {
             .into_iter()
             .map(|g| if n > 1.0 { g.div_scalar(n) } else { g })
             .collect();
-        let loss = loss.map_or(f64::NAN, |l| l.into_scalar::<f32>() as f64) / n;
+        let loss = loss / n;
         let grad_norm = global_norm(&grads);
         if !loss.is_finite() || !grad_norm.is_finite() {
             return Err(ModelError::Diverged {
