@@ -64,26 +64,34 @@ const EVAL_BATCHES: usize = 4;
 
 pub fn run(args: TrainArgs, format: LogFormat) -> anyhow::Result<()> {
     let device = parse_device(&args.device)?;
-    let train_config = TrainConfig {
+    let preset = ModelConfig::preset(&args.preset)?;
+    // `--steps` more steps: the schedule spans what a resumed checkpoint already did too.
+    let train_config = |steps_done: u64| TrainConfig {
         lr: args.lr,
         warmup_steps: args.warmup,
-        total_steps: args.steps,
+        total_steps: steps_done + args.steps,
         ..TrainConfig::default()
     };
     let mut trainer = if args.resume {
         let ckpt = checkpoint::load(&args.out, &device)
             .with_context(|| format!("resuming from {}", args.out.display()))?;
-        if ckpt.manifest.config != ModelConfig::preset(&args.preset)? {
+        if ckpt.model.config() != &preset {
             bail!(
                 "the checkpoint in {} is not a `{}` model",
                 args.out.display(),
                 args.preset
             );
         }
-        ckpt.into_trainer(train_config)?
+        let config = train_config(ckpt.manifest.step);
+        ckpt.into_trainer(config)?
     } else {
-        let model = Model::new(ModelConfig::preset(&args.preset)?, args.seed, &device)?;
-        Trainer::new(model, train_config)?
+        if args.out.join(checkpoint::MANIFEST).exists() {
+            tracing::warn!(
+                "replacing the checkpoint in {} (pass --resume to continue it instead)",
+                args.out.display()
+            );
+        }
+        Trainer::new(Model::new(preset, args.seed, &device)?, train_config(0))?
     };
     let config = trainer.model().config().clone();
     let seq_len = args.seq_len.unwrap_or(config.context_length);

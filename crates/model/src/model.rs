@@ -183,9 +183,18 @@ impl Model {
     /// Logits `[batch * seq, vocab]` for `tokens` (rows of `seq` tokens), flat. For checks and
     /// small inputs only: this materialises every logit.
     pub fn logits(&self, tokens: &[u32], batch_size: usize) -> Result<Vec<f32>, ModelError> {
-        let seq = tokens.len() / batch_size.max(1);
+        if batch_size == 0 || tokens.is_empty() || !tokens.len().is_multiple_of(batch_size) {
+            return Err(ModelError::Batch {
+                why: format!(
+                    "{} tokens do not split into {batch_size} equal rows",
+                    tokens.len()
+                ),
+            });
+        }
+        let seq = tokens.len() / batch_size;
+        // Batches carry one extra target per row; logits need none, so pad with token 0.
         let padded: Vec<u32> = tokens
-            .chunks(seq.max(1))
+            .chunks(seq)
             .flat_map(|row| row.iter().copied().chain([0]))
             .collect();
         let batch = Batch::new(padded, batch_size, seq)?;
