@@ -4,9 +4,9 @@
 //! - [`ModelConfig`] is the shape (`ModelConfig::preset("tiny")`); [`ModelConfig::param_specs`]
 //!   lists every parameter by its Hugging Face name, in the canonical order that checkpoints,
 //!   deltas and the optimizer share.
-//! - [`Model`] holds the parameters on a [`Device`] (`cpu` runs burn's pure-Rust flex backend,
-//!   `cuda:N` burn's CUDA backend with the `cuda` feature). Parameters are read and written by
-//!   name as flat `f32` in Hugging Face layout ([`Model::read_params`], [`Model::write_params`]).
+//! - [`Model`] holds the parameters on a [`Device`] ([`parse_device`]`("cpu")` is burn's
+//!   pure-Rust flex backend). Parameters are read and written by name as flat `f32` in Hugging
+//!   Face layout ([`Model::read_params`], [`Model::write_params`]).
 //! - [`Trainer`] owns a model and its AdamW state and takes optimizer steps over [`Batch`]es;
 //!   [`TrainConfig`] sets the schedule, clipping and decay.
 //! - [`checkpoint`] saves and loads safetensors with a manifest of blake3 hashes; [`hf`] writes a
