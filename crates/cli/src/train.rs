@@ -289,10 +289,13 @@ impl Report {
                 )
                 .unwrap_or_else(|_| ProgressStyle::default_bar()),
             );
-            bar.println(format!(
-                "training `{preset}` ({:.1}M parameters)",
-                params as f64 / 1e6
-            ));
+            say(
+                &bar,
+                format!(
+                    "training `{preset}` ({:.1}M parameters)",
+                    params as f64 / 1e6
+                ),
+            );
             bar
         });
         if format == LogFormat::Json {
@@ -325,7 +328,10 @@ impl Report {
 
     fn eval(&self, step: u64, val_loss: f64) {
         match &self.bar {
-            Some(bar) => bar.println(format!("step {step:>6}  validation loss {val_loss:.4}")),
+            Some(bar) => say(
+                bar,
+                format!("step {step:>6}  validation loss {val_loss:.4}"),
+            ),
             None => emit(json!({"event": "eval", "step": step, "val_loss": val_loss})),
         }
     }
@@ -348,6 +354,16 @@ impl Report {
                 "checkpoint": out,
             })),
         }
+    }
+}
+
+/// A line above the bar; the bar hides itself when stdout is not a terminal, and its `println`
+/// with it, so then the line goes to stdout directly.
+fn say(bar: &ProgressBar, line: String) {
+    if bar.is_hidden() {
+        println!("{line}");
+    } else {
+        bar.println(line);
     }
 }
 
