@@ -24,10 +24,26 @@ pub(crate) struct HeadGrads {
     pub weight: Tensor<2>,
 }
 
-fn host_vec(t: Tensor<2>) -> Result<Vec<f32>, ModelError> {
-    t.try_into_vec_as::<f32>().map_err(|e| ModelError::Param {
-        name: "lm head".to_string(),
-        why: format!("reading from the device failed: {e:?}"),
+/// The kernel's input on host memory: `hidden` is `[rows, d]`, `weight` is `[vocab, d]`.
+fn host_input<'a>(
+    hidden: Tensor<2>,
+    weight: &Tensor<2>,
+    targets: &'a [u32],
+) -> Result<HeadInput<'a>, ModelError> {
+    let [_, d] = hidden.dims();
+    let [vocab, _] = weight.dims();
+    let host = |t: Tensor<2>| {
+        t.try_into_vec_as::<f32>().map_err(|e| ModelError::Param {
+            name: "lm head".to_string(),
+            why: format!("reading from the device failed: {e:?}"),
+        })
+    };
+    Ok(HeadInput {
+        hidden: host(hidden)?,
+        weight: host(weight.clone())?,
+        targets,
+        d,
+        vocab,
     })
 }
 
@@ -37,17 +53,7 @@ pub(crate) fn loss_sum(
     weight: &Tensor<2>,
     targets: &[u32],
 ) -> Result<f64, ModelError> {
-    let [_, d] = hidden.dims();
-    let [vocab, _] = weight.dims();
-    let (hidden, weight) = (host_vec(hidden)?, host_vec(weight.clone())?);
-    let input = HeadInput {
-        hidden: &hidden,
-        weight: &weight,
-        targets,
-        d,
-        vocab,
-    };
-    Ok(input.loss_sum())
+    Ok(host_input(hidden, weight, targets)?.loss_sum())
 }
 
 /// Loss and gradients of `scale * sum(cross_entropy)` with respect to the hidden states and the
@@ -61,15 +67,7 @@ pub(crate) fn loss_and_grads(
     let [rows, d] = hidden.dims();
     let [vocab, _] = weight.dims();
     let device = hidden.device();
-    let (hidden, weight) = (host_vec(hidden)?, host_vec(weight.clone())?);
-    let input = HeadInput {
-        hidden: &hidden,
-        weight: &weight,
-        targets,
-        d,
-        vocab,
-    };
-    let out = input.loss_and_grads(scale as f32);
+    let out = host_input(hidden, weight, targets)?.loss_and_grads(scale as f32);
     Ok(HeadGrads {
         loss_sum: out.loss_sum,
         hidden: Tensor::from_data(TensorData::new(out.d_hidden, [rows, d]), &device),

@@ -13,8 +13,8 @@ const CHUNK_ELEMENTS: usize = 8 << 20;
 
 /// Shapes and data of one head evaluation: `hidden` is `[rows, d]`, `weight` is `[vocab, d]`.
 pub(crate) struct HeadInput<'a> {
-    pub hidden: &'a [f32],
-    pub weight: &'a [f32],
+    pub hidden: Vec<f32>,
+    pub weight: Vec<f32>,
     pub targets: &'a [u32],
     pub d: usize,
     pub vocab: usize,
@@ -60,7 +60,7 @@ impl HeadInput<'_> {
         self.check();
         let (rows, d, vocab) = (self.rows(), self.d, self.vocab);
         let step = self.chunk_rows();
-        let weight = Mat::new(self.weight, vocab, d);
+        let weight = Mat::new(&self.weight, vocab, d);
         let mut logits = vec![0.0f32; step * vocab];
         let mut losses = vec![0.0f64; rows];
         let mut d_hidden = vec![0.0f32; if grad_scale.is_some() { rows * d } else { 0 }];

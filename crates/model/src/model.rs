@@ -108,9 +108,14 @@ impl Model {
 
     /// Every parameter, in canonical order.
     pub fn read_params(&self) -> Result<Vec<NamedParam>, ModelError> {
+        self.named(&self.params)
+    }
+
+    /// Per-parameter tensors (parameters, gradients, moments) as named host values.
+    fn named(&self, tensors: &[Tensor<2>]) -> Result<Vec<NamedParam>, ModelError> {
         self.specs
             .iter()
-            .zip(&self.params)
+            .zip(tensors)
             .map(|(s, t)| {
                 Ok(NamedParam {
                     name: s.name.clone(),
@@ -246,20 +251,7 @@ impl Model {
     /// Mean loss of `batch` and its gradient for every parameter, by name.
     pub fn loss_and_gradients(&self, batch: &Batch) -> Result<(f64, Vec<NamedParam>), ModelError> {
         let lg = self.loss_and_grads(batch)?;
-        let loss = lg.loss;
-        let grads = self
-            .specs
-            .iter()
-            .zip(&lg.grads)
-            .map(|(s, g)| {
-                Ok(NamedParam {
-                    name: s.name.clone(),
-                    shape: s.shape.clone(),
-                    values: download(g, s)?,
-                })
-            })
-            .collect::<Result<_, ModelError>>()?;
-        Ok((loss, grads))
+        Ok((lg.loss, self.named(&lg.grads)?))
     }
 
     pub(crate) fn params(&self) -> &[Tensor<2>] {
