@@ -36,10 +36,11 @@ impl Model {
     pub fn new(config: ModelConfig, seed: u64, device: &Device) -> Result<Self, ModelError> {
         config.validate()?;
         let specs = config.param_specs();
-        let params = specs
-            .iter()
-            .map(|s| upload(init_param(&config, s, seed), s, device))
-            .collect();
+        let params = upload_all(
+            specs.iter().map(|s| init_param(&config, s, seed)),
+            &specs,
+            device,
+        );
         Ok(Self {
             config,
             specs,
@@ -54,18 +55,9 @@ impl Model {
         params: Vec<NamedParam>,
         device: &Device,
     ) -> Result<Self, ModelError> {
-        let mut model = Self::new_uninit(config, device)?;
-        model.write_params(params)?;
-        Ok(model)
-    }
-
-    fn new_uninit(config: ModelConfig, device: &Device) -> Result<Self, ModelError> {
         config.validate()?;
         let specs = config.param_specs();
-        let params = specs
-            .iter()
-            .map(|s| Tensor::zeros(s.shape2(), device))
-            .collect();
+        let params = upload_all(in_spec_order(&specs, params)?, &specs, device);
         Ok(Self {
             config,
             specs,
@@ -138,39 +130,8 @@ impl Model {
     /// Replaces every parameter at once; all names must be present exactly once, or nothing
     /// changes.
     pub fn write_params(&mut self, params: Vec<NamedParam>) -> Result<(), ModelError> {
-        let mut slots: Vec<Option<Vec<f32>>> = vec![None; self.specs.len()];
-        for p in params {
-            let i = self.index_of(&p.name)?;
-            let spec = &self.specs[i];
-            if p.shape != spec.shape {
-                return Err(ModelError::Param {
-                    name: p.name,
-                    why: format!(
-                        "shape {:?} does not match the model's {:?}",
-                        p.shape, spec.shape
-                    ),
-                });
-            }
-            check_values(spec, &p.values)?;
-            if slots[i].replace(p.values).is_some() {
-                return Err(ModelError::Param {
-                    name: p.name,
-                    why: "given twice".to_string(),
-                });
-            }
-        }
-        let mut values = Vec::with_capacity(slots.len());
-        for (slot, spec) in slots.into_iter().zip(&self.specs) {
-            values.push(slot.ok_or_else(|| ModelError::Param {
-                name: spec.name.clone(),
-                why: "missing".to_string(),
-            })?);
-        }
-        self.params = values
-            .into_iter()
-            .zip(&self.specs)
-            .map(|(v, s)| upload(v, s, &self.device))
-            .collect();
+        let values = in_spec_order(&self.specs, params)?;
+        self.params = upload_all(values, &self.specs, &self.device);
         Ok(())
     }
 
@@ -262,6 +223,61 @@ impl Model {
         debug_assert_eq!(params.len(), self.params.len());
         self.params = params;
     }
+}
+
+/// The values of `params` in `specs` order, each checked; every name exactly once.
+fn in_spec_order(
+    specs: &[ParamSpec],
+    params: Vec<NamedParam>,
+) -> Result<Vec<Vec<f32>>, ModelError> {
+    let mut slots: Vec<Option<Vec<f32>>> = vec![None; specs.len()];
+    for p in params {
+        let Some(i) = specs.iter().position(|s| s.name == p.name) else {
+            return Err(ModelError::Param {
+                name: p.name,
+                why: "no such parameter in this model".to_string(),
+            });
+        };
+        let spec = &specs[i];
+        if p.shape != spec.shape {
+            return Err(ModelError::Param {
+                name: p.name,
+                why: format!(
+                    "shape {:?} does not match the model's {:?}",
+                    p.shape, spec.shape
+                ),
+            });
+        }
+        check_values(spec, &p.values)?;
+        if slots[i].replace(p.values).is_some() {
+            return Err(ModelError::Param {
+                name: p.name,
+                why: "given twice".to_string(),
+            });
+        }
+    }
+    slots
+        .into_iter()
+        .zip(specs)
+        .map(|(slot, spec)| {
+            slot.ok_or_else(|| ModelError::Param {
+                name: spec.name.clone(),
+                why: "missing".to_string(),
+            })
+        })
+        .collect()
+}
+
+fn upload_all(
+    values: impl IntoIterator<Item = Vec<f32>>,
+    specs: &[ParamSpec],
+    device: &Device,
+) -> Vec<Tensor<2>> {
+    values
+        .into_iter()
+        .zip(specs)
+        .map(|(v, s)| upload(v, s, device))
+        .collect()
 }
 
 fn check_values(spec: &ParamSpec, values: &[f32]) -> Result<(), ModelError> {
