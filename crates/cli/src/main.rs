@@ -1,6 +1,7 @@
 //! `gradient`: the command-line entry point. Every flag can also be set from the environment
 //! (`GRADIENT_*`, shown in `--help`), and a `.env` file in the working directory is read first.
 
+mod data;
 mod export;
 mod train;
 
@@ -31,6 +32,9 @@ pub enum LogFormat {
 enum Command {
     /// Train a model locally and save a checkpoint.
     Train(train::TrainArgs),
+    /// Prepare training data.
+    #[command(subcommand)]
+    Data(data::DataCommand),
     /// Export a checkpoint to another format.
     #[command(subcommand)]
     Export(export::ExportCommand),
@@ -53,6 +57,7 @@ fn main() -> std::process::ExitCode {
         .init();
     let result = match cli.command {
         Command::Train(args) => train::run(args, cli.log_format),
+        Command::Data(cmd) => data::run(cmd),
         Command::Export(cmd) => export::run(cmd),
     };
     match result {

@@ -6,12 +6,12 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use clap::Args;
-use gradient_model::synthetic::SyntheticStream;
 use gradient_model::{Batch, Model, ModelConfig, TrainConfig, Trainer, checkpoint, parse_device};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
 use crate::LogFormat;
+use crate::data::DataSource;
 
 #[derive(Args)]
 pub struct TrainArgs {
@@ -21,10 +21,11 @@ pub struct TrainArgs {
     /// Optimizer steps to take.
     #[arg(long, default_value_t = 200, env = "GRADIENT_STEPS")]
     steps: u64,
-    /// Training text, one byte per token until a tokenizer is configured. Without it the model
-    /// trains on a synthetic token stream with learnable structure.
-    #[arg(long, env = "GRADIENT_DATA")]
-    data: Option<PathBuf>,
+    /// `bible` (the bundled King James Bible, tokenized on first use into the cache), a dataset
+    /// directory from `gradient data prepare`, or `synthetic` (a token stream with learnable
+    /// structure).
+    #[arg(long, default_value = "bible", env = "GRADIENT_DATA")]
+    data: String,
     /// Seed for initialisation and data order.
     #[arg(long, default_value_t = 0, env = "GRADIENT_SEED")]
     seed: u64,
@@ -98,16 +99,17 @@ pub fn run(args: TrainArgs, format: LogFormat) -> anyhow::Result<()> {
     if args.batch_size == 0 || args.accum == 0 || seq_len == 0 {
         bail!("--batch-size, --accum and --seq-len must be positive");
     }
+    let sequences_done = trainer.steps_done() * (args.batch_size * args.accum) as u64;
     let mut data = DataSource::open(
-        args.data.as_deref(),
+        &args.data,
         args.seed,
-        trainer.steps_done(),
+        sequences_done,
         &config,
+        args.batch_size,
         seq_len,
+        EVAL_BATCHES,
     )?;
-    let val_batches: Vec<Batch> = (0..EVAL_BATCHES)
-        .map(|_| data.validation_batch(args.batch_size, seq_len))
-        .collect::<Result<_, _>>()?;
+    let val_batches = data.validation().to_vec();
     let evaluate = |t: &Trainer| -> anyhow::Result<f64> {
         let sum: f64 = val_batches
             .iter()
@@ -133,8 +135,8 @@ pub fn run(args: TrainArgs, format: LogFormat) -> anyhow::Result<()> {
     let mut last_val = initial_val;
     for _ in 0..args.steps {
         let micro: Vec<Batch> = (0..args.accum)
-            .map(|_| data.train_batch(args.batch_size, seq_len))
-            .collect::<Result<_, _>>()?;
+            .map(|_| data.train_batch())
+            .collect::<anyhow::Result<_>>()?;
         let t0 = Instant::now();
         let stats = trainer.step(&micro)?;
         let dt = t0.elapsed().as_secs_f64();
@@ -169,108 +171,6 @@ pub fn run(args: TrainArgs, format: LogFormat) -> anyhow::Result<()> {
         &args.out,
     );
     Ok(())
-}
-
-/// Where training and validation tokens come from.
-enum DataSource {
-    Synthetic {
-        train: Box<SyntheticStream>,
-        val: Box<SyntheticStream>,
-    },
-    Bytes {
-        train: Vec<u32>,
-        val: Vec<u32>,
-        pos: usize,
-        val_pos: usize,
-    },
-}
-
-impl DataSource {
-    fn open(
-        path: Option<&Path>,
-        seed: u64,
-        steps_done: u64,
-        config: &ModelConfig,
-        seq_len: usize,
-    ) -> anyhow::Result<Self> {
-        let Some(path) = path else {
-            // The stream continues past what a resumed run already saw.
-            return Ok(Self::Synthetic {
-                train: Box::new(SyntheticStream::new(
-                    seed,
-                    seed.wrapping_add(steps_done).wrapping_mul(2),
-                    config.vocab_size,
-                )),
-                val: Box::new(SyntheticStream::new(
-                    seed,
-                    u64::MAX - seed,
-                    config.vocab_size,
-                )),
-            });
-        };
-        let bytes =
-            std::fs::read(path).with_context(|| format!("reading --data {}", path.display()))?;
-        let tokens: Vec<u32> = bytes.iter().map(|&b| b as u32).collect();
-        let split = tokens.len() - tokens.len() / 10;
-        let need = 2 * (seq_len + 1);
-        if split < need || tokens.len() - split < seq_len + 1 {
-            bail!(
-                "--data {} has {} bytes; at least {} are needed for sequences of {seq_len}",
-                path.display(),
-                tokens.len(),
-                10 * need
-            );
-        }
-        let val = tokens[split..].to_vec();
-        let mut train = tokens;
-        train.truncate(split);
-        Ok(Self::Bytes {
-            train,
-            val,
-            pos: 0,
-            val_pos: 0,
-        })
-    }
-
-    fn train_batch(
-        &mut self,
-        batch: usize,
-        seq: usize,
-    ) -> Result<Batch, gradient_model::ModelError> {
-        match self {
-            Self::Synthetic { train, .. } => train.batch(batch, seq),
-            Self::Bytes { train, pos, .. } => windows(train, pos, batch, seq),
-        }
-    }
-
-    fn validation_batch(
-        &mut self,
-        batch: usize,
-        seq: usize,
-    ) -> Result<Batch, gradient_model::ModelError> {
-        match self {
-            Self::Synthetic { val, .. } => val.batch(batch, seq),
-            Self::Bytes { val, val_pos, .. } => windows(val, val_pos, batch, seq),
-        }
-    }
-}
-
-/// Consecutive windows of `seq + 1` tokens, wrapping around at the end.
-fn windows(
-    tokens: &[u32],
-    pos: &mut usize,
-    batch: usize,
-    seq: usize,
-) -> Result<Batch, gradient_model::ModelError> {
-    let mut out = Vec::with_capacity(batch * (seq + 1));
-    for _ in 0..batch {
-        if *pos + seq + 1 > tokens.len() {
-            *pos = 0;
-        }
-        out.extend_from_slice(&tokens[*pos..*pos + seq + 1]);
-        *pos += seq;
-    }
-    Batch::new(out, batch, seq)
 }
 
 /// Progress for people (a bar) or for programs (JSON lines on stdout).

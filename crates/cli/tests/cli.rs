@@ -2,8 +2,16 @@
 
 use std::process::Command;
 
+/// The binary, with its cache (the tokenized bundled corpus) in a directory of the test's own.
 fn gradient() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_gradient"))
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_gradient"));
+    cmd.env("GRADIENT_CACHE", cache());
+    cmd
+}
+
+fn cache() -> &'static std::path::Path {
+    static CACHE: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    CACHE.get_or_init(|| tempfile::tempdir().unwrap()).path()
 }
 
 fn json_lines(stdout: &[u8]) -> Vec<serde_json::Value> {
@@ -199,4 +207,87 @@ fn flags_come_from_the_environment_too() {
         .count();
     assert_eq!(steps, 2);
     assert!(dir.path().join("env-ckpt/manifest.json").exists());
+}
+
+#[test]
+fn prepare_user_data_then_train_on_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("input");
+    std::fs::create_dir(&input).unwrap();
+    let docs: String = (0..400)
+        .map(|i| format!("{{\"text\": \"Document {i} says that the quick brown fox jumps over the lazy dog {i} times.\"}}\n"))
+        .collect();
+    std::fs::write(input.join("docs.jsonl"), docs).unwrap();
+    let data = dir.path().join("dataset");
+    let prep = gradient()
+        .args(["data", "prepare", "--input"])
+        .arg(&input)
+        .arg("--out")
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(
+        prep.status.success(),
+        "{}",
+        String::from_utf8_lossy(&prep.stderr)
+    );
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(data.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["tokenizer"], "gpt2");
+    assert_eq!(manifest["dtype"], "u16");
+    assert!(
+        !manifest["splits"]["validation"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+
+    let run = gradient()
+        .args([
+            "train",
+            "--steps",
+            "3",
+            "--log-format",
+            "json",
+            "--batch-size",
+            "2",
+            "--seq-len",
+            "16",
+        ])
+        .arg("--data")
+        .arg(&data)
+        .arg("--out")
+        .arg(dir.path().join("ckpt"))
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert_eq!(
+        json_lines(&run.stdout)
+            .iter()
+            .filter(|l| l["event"] == "step")
+            .count(),
+        3
+    );
+
+    // A dataset whose shard was damaged is refused with the reason.
+    let shard = data.join("train-00000.bin");
+    let mut bytes = std::fs::read(&shard).unwrap();
+    bytes[40] ^= 1;
+    std::fs::write(&shard, bytes).unwrap();
+    let bad = gradient()
+        .args(["train", "--steps", "1", "--data"])
+        .arg(&data)
+        .arg("--out")
+        .arg(dir.path().join("ckpt2"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        !bad.status.success() && stderr.contains("corrupt shard"),
+        "{stderr}"
+    );
 }
