@@ -1,16 +1,21 @@
-//! User data as documents: plain text files (documents separated by blank lines) and JSONL with
-//! a `text` field, from a file or a directory of them.
+//! User data as documents: plain text files (documents separated by blank lines), JSONL with a
+//! `text` field, and Parquet with a `text` column, from a file or a directory of them.
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
+use std::sync::Arc;
+
 use crate::corpus::{Document, Split};
 use crate::error::DataError;
+use crate::parquet_input::read_parquet;
+use crate::source::LocalFile;
 
 /// One JSONL line longer than this is refused rather than read.
 const MAX_LINE_BYTES: usize = 64 << 20;
 
-/// The files under `path` (itself if a file), sorted, that are `.txt`, `.text`, `.md` or `.jsonl`.
+/// The files under `path` (itself if a file), sorted, that are `.txt`, `.text`, `.md`, `.jsonl`
+/// or `.parquet`.
 pub fn input_files(path: &Path) -> Result<Vec<PathBuf>, DataError> {
     let meta = std::fs::metadata(path).map_err(|e| DataError::io(path, e))?;
     if meta.is_file() {
@@ -25,7 +30,7 @@ pub fn input_files(path: &Path) -> Result<Vec<PathBuf>, DataError> {
                 stack.push(p);
             } else if matches!(
                 p.extension().and_then(|e| e.to_str()),
-                Some("txt" | "text" | "md" | "jsonl")
+                Some("txt" | "text" | "md" | "jsonl" | "parquet")
             ) {
                 files.push(p);
             }
@@ -49,6 +54,10 @@ pub fn read_documents(path: &Path) -> Result<Vec<Document>, DataError> {
         why,
     };
     let name = path.display().to_string();
+    if path.extension().and_then(|e| e.to_str()) == Some("parquet") {
+        let source = Arc::new(LocalFile::open(path)?);
+        return read_parquet(source, "text");
+    }
     if path.extension().and_then(|e| e.to_str()) == Some("jsonl") {
         let f = std::fs::File::open(path).map_err(|e| DataError::io(path, e))?;
         let mut docs = Vec::new();

@@ -3,7 +3,7 @@
 //! - [`Tokenizer`] turns text into ids (`gpt2` is GPT-2's BPE, embedded, offline).
 //! - [`corpus::bible`] is the bundled corpus, the King James Bible, one [`Document`] per book,
 //!   with [`corpus::bible_split`] holding whole books out for validation; [`input`] reads user
-//!   text and JSONL files as documents.
+//!   text, JSONL and Parquet files as documents, Parquet over any [`source::ByteSource`].
 //! - [`prepare()`] tokenizes documents in parallel into [`shard`]s; [`Dataset::open`] checks
 //!   and memory-maps them, one [`TokenStream`] per [`Split`].
 //! - [`pages`] cuts a split into pages and assigns them: [`pages::assigned_pages`] for a miner
@@ -30,14 +30,17 @@ mod error;
 pub mod input;
 mod loader;
 pub mod pages;
+mod parquet_input;
 mod prepare;
 pub mod shard;
+pub mod source;
 mod tokenizer;
 
 pub use corpus::{Document, Split};
 pub use error::DataError;
 pub use loader::Loader;
 pub use pages::PageLayout;
+pub use parquet_input::read_parquet;
 pub use prepare::prepare;
 pub use shard::{Dataset, TokenStream};
 pub use tokenizer::{GPT2_END_OF_TEXT, Tokenizer};
