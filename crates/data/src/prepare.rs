@@ -21,7 +21,7 @@ pub fn prepare(
     shard_tokens: usize,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<Manifest, DataError> {
-    let mut manifest = Manifest::new(tokenizer.name(), tokenizer.vocab_size());
+    let mut manifest = Manifest::new(&tokenizer.name(), tokenizer.vocab_size());
     let mut train = ShardWriter::new(out, Split::Train, tokenizer.vocab_size(), shard_tokens)?;
     let mut validation =
         ShardWriter::new(out, Split::Validation, tokenizer.vocab_size(), shard_tokens)?;
@@ -30,11 +30,11 @@ pub fn prepare(
         let encoded: Vec<Vec<u32>> = batch
             .par_iter()
             .map(|(_, d)| {
-                let mut ids = tokenizer.encode(&d.text);
+                let mut ids = tokenizer.encode(&d.text)?;
                 ids.push(tokenizer.end_of_text());
-                ids
+                Ok(ids)
             })
-            .collect();
+            .collect::<Result<_, DataError>>()?;
         for ((split, doc), ids) in batch.iter().zip(encoded) {
             match split {
                 Split::Train => train.push(&ids)?,

@@ -12,8 +12,8 @@ use gradient_data::{
 #[test]
 fn gpt2_ids_for_known_strings_and_round_trips() {
     let t = Tokenizer::gpt2();
-    assert_eq!(t.encode("Hello world"), vec![15496, 995]);
-    assert_eq!(t.encode(" the"), vec![262]);
+    assert_eq!(t.encode("Hello world").unwrap(), vec![15496, 995]);
+    assert_eq!(t.encode(" the").unwrap(), vec![262]);
     assert_eq!(t.vocab_size(), 50257);
     assert_eq!(t.end_of_text(), GPT2_END_OF_TEXT);
     for text in [
@@ -21,10 +21,14 @@ fn gpt2_ids_for_known_strings_and_round_trips() {
         "naïve café — ünïcödé 🚀",
         "",
     ] {
-        assert_eq!(t.decode(&t.encode(text)).unwrap(), text);
+        assert_eq!(t.decode(&t.encode(text).unwrap()).unwrap(), text);
     }
     // The special token's text is ordinary text, never id 50256.
-    assert!(!t.encode("<|endoftext|>").contains(&GPT2_END_OF_TEXT));
+    assert!(
+        !t.encode("<|endoftext|>")
+            .unwrap()
+            .contains(&GPT2_END_OF_TEXT)
+    );
     assert!(t.decode(&[60000]).is_err());
     let e = Tokenizer::from_name("llama3").err().unwrap().to_string();
     assert!(e.contains("unknown tokenizer"), "{e}");
@@ -138,7 +142,7 @@ fn bible_splits_are_disjoint_whole_books() {
     // The validation stream is exactly the held-out books, in order, each closed by <|endoftext|>.
     let mut expected = Vec::new();
     for (_, d) in docs.iter().filter(|(s, _)| *s == Split::Validation) {
-        expected.extend(t.encode(&d.text));
+        expected.extend(t.encode(&d.text).unwrap());
         expected.push(GPT2_END_OF_TEXT);
     }
     let ds = Dataset::open(dir.path()).unwrap();
@@ -241,4 +245,38 @@ fn user_text_and_jsonl_become_documents() {
             .to_string()
             .contains("no .txt")
     );
+}
+
+#[test]
+fn hugging_face_tokenizer_json_files_load_and_encode() {
+    use tokenizers::models::wordlevel::WordLevel;
+    use tokenizers::pre_tokenizers::whitespace::Whitespace;
+
+    let dir = tempfile::tempdir().unwrap();
+    let vocab = [("[UNK]", 0u32), ("hello", 1), ("world", 2), ("</s>", 3)]
+        .into_iter()
+        .map(|(t, i)| (t.to_string(), i))
+        .collect();
+    let model = WordLevel::builder()
+        .vocab(vocab)
+        .unk_token("[UNK]".into())
+        .build()
+        .unwrap();
+    let mut hf = tokenizers::Tokenizer::new(model);
+    hf.with_pre_tokenizer(Some(Whitespace {}));
+    let path = dir.path().join("tokenizer.json");
+    hf.save(&path, false).unwrap();
+
+    let t = Tokenizer::from_name(path.to_str().unwrap()).unwrap();
+    assert_eq!(t.encode("hello world nonsense").unwrap(), vec![1, 2, 0]);
+    assert_eq!(t.vocab_size(), 4);
+    assert_eq!(t.end_of_text(), 3);
+    assert!(t.name().starts_with("tokenizer.json@"));
+
+    std::fs::write(&path, "{\"not\": \"a tokenizer\"}").unwrap();
+    let e = Tokenizer::from_name(path.to_str().unwrap())
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("not a valid tokenizer.json"), "{e}");
 }
