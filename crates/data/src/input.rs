@@ -1,7 +1,6 @@
 //! User data as documents: plain text files (documents separated by blank lines), JSONL with a
 //! `text` field, and Parquet with a `text` column, from a file or a directory of them.
 
-use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use std::sync::Arc;
@@ -9,10 +8,10 @@ use std::sync::Arc;
 use crate::corpus::{Document, Split};
 use crate::error::DataError;
 use crate::parquet_input::read_parquet;
-use crate::source::LocalFile;
+use crate::source::{ByteSource, LocalFile};
 
-/// One JSONL line longer than this is refused rather than read.
-const MAX_LINE_BYTES: usize = 64 << 20;
+/// Text and JSONL objects are read whole; larger ones must be split into several files.
+const MAX_TEXT_BYTES: u64 = 4 << 30;
 
 /// The files under `path` (itself if a file), sorted, that are `.txt`, `.text`, `.md`, `.jsonl`
 /// or `.parquet`.
@@ -28,10 +27,7 @@ pub fn input_files(path: &Path) -> Result<Vec<PathBuf>, DataError> {
             let p = entry.map_err(|e| DataError::io(&dir, e))?.path();
             if p.is_dir() {
                 stack.push(p);
-            } else if matches!(
-                p.extension().and_then(|e| e.to_str()),
-                Some("txt" | "text" | "md" | "jsonl" | "parquet")
-            ) {
+            } else if Format::of(&p.display().to_string()).is_some() {
                 files.push(p);
             }
         }
@@ -49,60 +45,88 @@ pub fn input_files(path: &Path) -> Result<Vec<PathBuf>, DataError> {
 
 /// The documents of one file.
 pub fn read_documents(path: &Path) -> Result<Vec<Document>, DataError> {
-    let bad = |why: String| DataError::Input {
+    let format = Format::of(&path.display().to_string()).ok_or_else(|| DataError::Input {
         path: path.to_path_buf(),
+        why: "not a .txt, .text, .md, .jsonl or .parquet file".to_string(),
+    })?;
+    read_source(Arc::new(LocalFile::open(path)?), format)
+}
+
+/// How an object's bytes hold documents.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// UTF-8 text, documents separated by blank lines.
+    Text,
+    /// One JSON object per line with a string field `text`.
+    Jsonl,
+    /// A Parquet file with a string column `text`.
+    Parquet,
+}
+
+impl Format {
+    /// The format a file or object name's extension says.
+    pub fn of(name: &str) -> Option<Self> {
+        match name.rsplit_once('.').map(|(_, ext)| ext) {
+            Some("txt" | "text" | "md") => Some(Self::Text),
+            Some("jsonl") => Some(Self::Jsonl),
+            Some("parquet") => Some(Self::Parquet),
+            _ => None,
+        }
+    }
+}
+
+/// The documents of one object read through a byte-range source (a local file, or an object in
+/// a bucket once the store crate provides one). Text and JSONL objects are read whole, up to
+/// `MAX_TEXT_BYTES`; Parquet is read by ranges.
+pub fn read_source(
+    source: Arc<dyn ByteSource>,
+    format: Format,
+) -> Result<Vec<Document>, DataError> {
+    let name = source.name();
+    let bad = |why: String| DataError::Input {
+        path: name.clone().into(),
         why,
     };
-    let name = path.display().to_string();
-    if path.extension().and_then(|e| e.to_str()) == Some("parquet") {
-        let source = Arc::new(LocalFile::open(path)?);
+    if format == Format::Parquet {
         return read_parquet(source, "text");
     }
-    if path.extension().and_then(|e| e.to_str()) == Some("jsonl") {
-        let f = std::fs::File::open(path).map_err(|e| DataError::io(path, e))?;
-        let mut docs = Vec::new();
-        let mut reader = BufReader::new(f);
-        let mut line = String::new();
-        for n in 1.. {
-            line.clear();
-            let read = (&mut reader)
-                .take(MAX_LINE_BYTES as u64 + 1)
-                .read_line(&mut line)
-                .map_err(|e| bad(format!("line {n}: {e}")))?;
-            if read == 0 {
-                break;
-            }
-            if read > MAX_LINE_BYTES {
-                return Err(bad(format!(
-                    "line {n} is longer than {MAX_LINE_BYTES} bytes"
-                )));
-            }
-            if line.trim().is_empty() {
-                continue;
-            }
-            let value: serde_json::Value = serde_json::from_str(&line)
-                .map_err(|e| bad(format!("line {n} is not JSON: {e}")))?;
-            let text = value["text"]
-                .as_str()
-                .ok_or_else(|| bad(format!("line {n} has no string field `text`")))?;
-            docs.push(Document {
-                name: format!("{name}:{n}"),
-                text: text.to_string(),
-            });
-        }
-        return Ok(docs);
+    if source.size() > MAX_TEXT_BYTES {
+        return Err(bad(format!(
+            "{} bytes; text and JSONL objects over {MAX_TEXT_BYTES} bytes must be split",
+            source.size()
+        )));
     }
-    let text = std::fs::read_to_string(path).map_err(|e| bad(format!("not UTF-8 text: {e}")))?;
-    Ok(text
-        .split("\n\n")
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .enumerate()
-        .map(|(i, p)| Document {
-            name: format!("{name}#{i}"),
-            text: p.to_string(),
-        })
-        .collect())
+    let bytes = source.read_range(0, source.size() as usize)?;
+    let text = String::from_utf8(bytes).map_err(|e| bad(format!("not UTF-8 text: {e}")))?;
+    if format == Format::Text {
+        return Ok(text
+            .split("\n\n")
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .enumerate()
+            .map(|(i, p)| Document {
+                name: format!("{name}#{i}"),
+                text: p.to_string(),
+            })
+            .collect());
+    }
+    let mut docs = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let n = i + 1;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let value: serde_json::Value =
+            serde_json::from_str(line).map_err(|e| bad(format!("line {n} is not JSON: {e}")))?;
+        let text = value["text"]
+            .as_str()
+            .ok_or_else(|| bad(format!("line {n} has no string field `text`")))?;
+        docs.push(Document {
+            name: format!("{name}:{n}"),
+            text: text.to_string(),
+        });
+    }
+    Ok(docs)
 }
 
 /// About one user document in ten goes to validation, decided by a hash of its name so that the
