@@ -14,6 +14,21 @@ fn cache() -> &'static std::path::Path {
     CACHE.get_or_init(|| tempfile::tempdir().unwrap()).path()
 }
 
+/// Runs the command and asserts that it succeeded, showing its stderr if not.
+fn succeed(cmd: &mut Command) -> std::process::Output {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn read_json(path: &std::path::Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
 fn json_lines(stdout: &[u8]) -> Vec<serde_json::Value> {
     String::from_utf8_lossy(stdout)
         .lines()
@@ -25,24 +40,19 @@ fn json_lines(stdout: &[u8]) -> Vec<serde_json::Value> {
 fn train_tiny_60_steps_json_then_resume_and_export() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("ckpt");
-    let run = gradient()
-        .args([
-            "train",
-            "--preset",
-            "tiny",
-            "--steps",
-            "60",
-            "--log-format",
-            "json",
-        ])
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
+    let run = succeed(
+        gradient()
+            .args([
+                "train",
+                "--preset",
+                "tiny",
+                "--steps",
+                "60",
+                "--log-format",
+                "json",
+            ])
+            .arg("--out")
+            .arg(&out),
     );
     let lines = json_lines(&run.stdout);
     let steps: Vec<_> = lines.iter().filter(|l| l["event"] == "step").collect();
@@ -66,25 +76,20 @@ fn train_tiny_60_steps_json_then_resume_and_export() {
     assert!(v1 < v0 - 2.0, "validation loss {v0} -> {v1} did not fall");
 
     // Resuming continues from step 60 with the saved optimizer state.
-    let resumed = gradient()
-        .args([
-            "train",
-            "--preset",
-            "tiny",
-            "--steps",
-            "2",
-            "--log-format",
-            "json",
-            "--resume",
-        ])
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert!(
-        resumed.status.success(),
-        "{}",
-        String::from_utf8_lossy(&resumed.stderr)
+    let resumed = succeed(
+        gradient()
+            .args([
+                "train",
+                "--preset",
+                "tiny",
+                "--steps",
+                "2",
+                "--log-format",
+                "json",
+                "--resume",
+            ])
+            .arg("--out")
+            .arg(&out),
     );
     let lines = json_lines(&resumed.stdout);
     let eval = lines.iter().find(|l| l["event"] == "eval").unwrap();
@@ -95,20 +100,14 @@ fn train_tiny_60_steps_json_then_resume_and_export() {
     );
 
     let hf = dir.path().join("hf");
-    let export = gradient()
-        .args(["export", "hf", "--checkpoint"])
-        .arg(&out)
-        .arg("--out")
-        .arg(&hf)
-        .output()
-        .unwrap();
-    assert!(
-        export.status.success(),
-        "{}",
-        String::from_utf8_lossy(&export.stderr)
+    succeed(
+        gradient()
+            .args(["export", "hf", "--checkpoint"])
+            .arg(&out)
+            .arg("--out")
+            .arg(&hf),
     );
-    let config: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(hf.join("config.json")).unwrap()).unwrap();
+    let config: serde_json::Value = read_json(&hf.join("config.json"));
     assert_eq!(config["architectures"][0], "LlamaForCausalLM");
     assert_eq!(config["num_key_value_heads"], 2);
     assert_eq!(config["tie_word_embeddings"], true);
@@ -180,26 +179,21 @@ fn bad_input_is_a_clear_error_not_a_panic() {
 #[test]
 fn flags_come_from_the_environment_too() {
     let dir = tempfile::tempdir().unwrap();
-    let out = gradient()
-        .args([
-            "train",
-            "--log-format",
-            "json",
-            "--eval-every",
-            "0",
-            "--batch-size",
-            "1",
-            "--seq-len",
-            "8",
-        ])
-        .env("GRADIENT_STEPS", "2")
-        .env("GRADIENT_OUT", dir.path().join("env-ckpt"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = succeed(
+        gradient()
+            .args([
+                "train",
+                "--log-format",
+                "json",
+                "--eval-every",
+                "0",
+                "--batch-size",
+                "1",
+                "--seq-len",
+                "8",
+            ])
+            .env("GRADIENT_STEPS", "2")
+            .env("GRADIENT_OUT", dir.path().join("env-ckpt")),
     );
     let steps = json_lines(&out.stdout)
         .iter()
@@ -219,20 +213,14 @@ fn prepare_user_data_then_train_on_it() {
         .collect();
     std::fs::write(input.join("docs.jsonl"), docs).unwrap();
     let data = dir.path().join("dataset");
-    let prep = gradient()
-        .args(["data", "prepare", "--input"])
-        .arg(&input)
-        .arg("--out")
-        .arg(&data)
-        .output()
-        .unwrap();
-    assert!(
-        prep.status.success(),
-        "{}",
-        String::from_utf8_lossy(&prep.stderr)
+    succeed(
+        gradient()
+            .args(["data", "prepare", "--input"])
+            .arg(&input)
+            .arg("--out")
+            .arg(&data),
     );
-    let manifest: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(data.join("manifest.json")).unwrap()).unwrap();
+    let manifest: serde_json::Value = read_json(&data.join("manifest.json"));
     assert_eq!(manifest["tokenizer"], "gpt2");
     assert_eq!(manifest["dtype"], "u16");
     assert!(
@@ -242,28 +230,23 @@ fn prepare_user_data_then_train_on_it() {
             .is_empty()
     );
 
-    let run = gradient()
-        .args([
-            "train",
-            "--steps",
-            "3",
-            "--log-format",
-            "json",
-            "--batch-size",
-            "2",
-            "--seq-len",
-            "16",
-        ])
-        .arg("--data")
-        .arg(&data)
-        .arg("--out")
-        .arg(dir.path().join("ckpt"))
-        .output()
-        .unwrap();
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
+    let run = succeed(
+        gradient()
+            .args([
+                "train",
+                "--steps",
+                "3",
+                "--log-format",
+                "json",
+                "--batch-size",
+                "2",
+                "--seq-len",
+                "16",
+            ])
+            .arg("--data")
+            .arg(&data)
+            .arg("--out")
+            .arg(dir.path().join("ckpt")),
     );
     assert_eq!(
         json_lines(&run.stdout)
