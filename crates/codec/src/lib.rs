@@ -1,0 +1,36 @@
+//! Delta compression for Gradient, on plain `f32` slices.
+//!
+//! A [`Codec`] is built from the run's [`Settings`] and the model's [`TensorSpec`]s. It cuts each
+//! tensor into chunks (64x64 tiles for matrices, runs of 4096 for vectors), keeps the `top_k`
+//! largest magnitudes of each chunk with bit-packed local indices, and stores their values
+//! quantized (2/4/8 bits with per-chunk scales) or as f16/bf16/f32. The wire format is a
+//! safetensors container with JSON metadata. [`Codec::decode`] checks everything before use;
+//! [`Codec::apply`] adds weighted deltas into dense buffers, bit-identically on every run.
+//! [`ErrorFeedback`] keeps what compression dropped and sends it later.
+//!
+//! ```
+//! use gradient_codec::{Codec, ErrorFeedback, Settings, TensorSpec};
+//!
+//! let specs = vec![TensorSpec { name: "w".into(), shape: vec![128, 128] }];
+//! let codec = Codec::new(Settings::default(), specs)?;
+//! let delta: Vec<f32> = (0..128 * 128).map(|i| ((i * 37 % 101) as f32 - 50.0) * 1e-4).collect();
+//! let mut feedback = ErrorFeedback::new(&codec, 0.95);
+//! let bytes = feedback.compress(&codec, &[&delta])?;
+//! let decoded = codec.decode(&bytes)?;
+//! let mut master = vec![vec![0.0f32; 128 * 128]];
+//! codec.apply(&[(&decoded, 1.0)], &mut master)?;
+//! # Ok::<(), gradient_codec::CodecError>(())
+//! ```
+
+mod bits;
+mod codec;
+mod error;
+mod feedback;
+mod layout;
+mod settings;
+
+pub use codec::{Codec, Delta, MAX_MAGNITUDE};
+pub use error::CodecError;
+pub use feedback::ErrorFeedback;
+pub use layout::TensorSpec;
+pub use settings::{Settings, Values};

@@ -1,0 +1,78 @@
+//! Codec settings, fixed by the run so every encoder and decoder agrees.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::CodecError;
+
+/// How each kept value is stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Values {
+    /// Sign and magnitude in 2, 4 or 8 bits, magnitudes spread between the chunk's smallest and
+    /// largest kept magnitude (two f32 scales per chunk).
+    Q2,
+    Q4,
+    Q8,
+    F16,
+    Bf16,
+    F32,
+    /// Every element as f32, no selection: the uncompressed reference.
+    Dense,
+}
+
+impl Values {
+    /// Bits per kept value.
+    pub(crate) fn bits(self) -> u32 {
+        match self {
+            Self::Q2 => 2,
+            Self::Q4 => 4,
+            Self::Q8 => 8,
+            Self::F16 | Self::Bf16 => 16,
+            Self::F32 | Self::Dense => 32,
+        }
+    }
+
+    pub(crate) fn quantized(self) -> bool {
+        matches!(self, Self::Q2 | Self::Q4 | Self::Q8)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Matrices are cut into `tile x tile` tiles.
+    pub tile: usize,
+    /// Vectors are cut into runs of `chunk` elements.
+    pub chunk: usize,
+    /// Values kept per chunk (all of a chunk shorter than this).
+    pub top_k: usize,
+    pub values: Values,
+}
+
+impl Default for Settings {
+    /// 32 of every 4096 (0.78%), 12-bit indices, 2-bit values: 64 bytes per 16 KiB chunk, 256x.
+    fn default() -> Self {
+        Self {
+            tile: 64,
+            chunk: 4096,
+            top_k: 32,
+            values: Values::Q2,
+        }
+    }
+}
+
+impl Settings {
+    pub fn validate(&self) -> Result<(), CodecError> {
+        let bad = |why: String| Err(CodecError::Settings { why });
+        if !(1..=1024).contains(&self.tile) || !(1..=1 << 20).contains(&self.chunk) {
+            return bad(format!(
+                "tile {} must be 1..=1024 and chunk {} 1..=2^20",
+                self.tile, self.chunk
+            ));
+        }
+        if self.values != Values::Dense && !(1..=self.tile * self.tile).contains(&self.top_k) {
+            return bad(format!("top_k {} must be 1..=tile*tile", self.top_k));
+        }
+        Ok(())
+    }
+}

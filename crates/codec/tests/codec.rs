@@ -1,0 +1,240 @@
+//! Round trips, error feedback, determinism and hostile input.
+
+use gradient_codec::{Codec, ErrorFeedback, Settings, TensorSpec, Values};
+use proptest::prelude::*;
+
+fn specs() -> Vec<TensorSpec> {
+    vec![
+        TensorSpec {
+            name: "embed".into(),
+            shape: vec![130, 70],
+        },
+        TensorSpec {
+            name: "norm".into(),
+            shape: vec![70],
+        },
+        TensorSpec {
+            name: "long".into(),
+            shape: vec![9000],
+        },
+    ]
+}
+
+fn data(seed: u64) -> Vec<Vec<f32>> {
+    let mut x = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    specs()
+        .iter()
+        .map(|s| {
+            (0..s.numel())
+                .map(|_| {
+                    x = x
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    ((x >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 1e-2
+                })
+                .collect()
+        })
+        .collect()
+}
+
+fn views(d: &[Vec<f32>]) -> Vec<&[f32]> {
+    d.iter().map(Vec::as_slice).collect()
+}
+
+fn decoded(codec: &Codec, bytes: &[u8]) -> Vec<Vec<f32>> {
+    let delta = codec.decode(bytes).unwrap();
+    let mut out: Vec<Vec<f32>> = codec.specs().iter().map(|s| vec![0.0; s.numel()]).collect();
+    codec.apply(&[(&delta, 1.0)], &mut out).unwrap();
+    out
+}
+
+fn rel_error(a: &[Vec<f32>], b: &[Vec<f32>]) -> f64 {
+    let (mut num, mut den) = (0.0f64, 0.0f64);
+    for (x, y) in a.iter().flatten().zip(b.iter().flatten()) {
+        num += ((x - y) as f64).powi(2);
+        den += (*x as f64).powi(2);
+    }
+    (num / den).sqrt()
+}
+
+fn with(values: Values, top_k: usize) -> Settings {
+    Settings {
+        values,
+        top_k,
+        ..Settings::default()
+    }
+}
+
+#[test]
+fn dense_and_pass_through_settings_round_trip_exactly_or_nearly() {
+    let d = data(1);
+    let dense = Codec::new(with(Values::Dense, 1), specs()).unwrap();
+    assert_eq!(decoded(&dense, &dense.encode(&views(&d)).unwrap()), d);
+    // Keeping every value of a chunk in f32 is lossless too.
+    let all = Codec::new(with(Values::F32, 4096), specs()).unwrap();
+    assert_eq!(decoded(&all, &all.encode(&views(&d)).unwrap()), d);
+    let half = Codec::new(with(Values::F16, 4096), specs()).unwrap();
+    assert!(rel_error(&d, &decoded(&half, &half.encode(&views(&d)).unwrap())) < 1e-3);
+    let bf = Codec::new(with(Values::Bf16, 4096), specs()).unwrap();
+    assert!(rel_error(&d, &decoded(&bf, &bf.encode(&views(&d)).unwrap())) < 5e-3);
+}
+
+#[test]
+fn default_setting_compresses_over_200x_and_keeps_the_largest_values() {
+    let specs = vec![TensorSpec {
+        name: "w".into(),
+        shape: vec![1024, 1024],
+    }];
+    let codec = Codec::new(Settings::default(), specs).unwrap();
+    let d: Vec<f32> = (0..1024 * 1024u64)
+        .map(|i| ((i * 7919 % 10007) as f32 - 5003.0) * 1e-6)
+        .collect();
+    let bytes = codec.encode(&[&d]).unwrap();
+    let ratio = codec.dense_bytes() as f64 / bytes.len() as f64;
+    assert!(ratio >= 200.0, "ratio {ratio}");
+    let back = decoded(&codec, &bytes);
+    let kept = back[0].iter().filter(|v| **v != 0.0).count();
+    assert_eq!(kept, 256 * 32, "32 per 64x64 tile");
+    // Every kept value has the sign of the original and is one of the largest of its tile.
+    for (i, &v) in back[0].iter().enumerate() {
+        if v != 0.0 {
+            assert_eq!(v.signum(), d[i].signum());
+            assert!(d[i].abs() > 4e-3, "kept a small value {} at {i}", d[i]);
+        }
+    }
+}
+
+#[test]
+fn error_feedback_sends_what_was_dropped_later() {
+    let codec = Codec::new(Settings::default(), specs()).unwrap();
+    let d = data(2);
+    let mut fb = ErrorFeedback::new(&codec, 1.0);
+    let mut sent: Vec<Vec<f32>> = codec.specs().iter().map(|s| vec![0.0; s.numel()]).collect();
+    let zeros: Vec<Vec<f32>> = codec.specs().iter().map(|s| vec![0.0; s.numel()]).collect();
+    // One real delta, then empty windows: the residual drains into what is sent.
+    let first = codec
+        .decode(&fb.compress(&codec, &views(&d)).unwrap())
+        .unwrap();
+    codec.apply(&[(&first, 1.0)], &mut sent).unwrap();
+    let once = rel_error(&d, &sent);
+    for _ in 0..60 {
+        let next = codec
+            .decode(&fb.compress(&codec, &views(&zeros)).unwrap())
+            .unwrap();
+        codec.apply(&[(&next, 1.0)], &mut sent).unwrap();
+    }
+    let later = rel_error(&d, &sent);
+    assert!(
+        later < 0.5 * once,
+        "error after one window {once}, after 61 {later}"
+    );
+    // sent + residual == everything given, up to rounding.
+    for ((s, r), x) in sent
+        .iter()
+        .flatten()
+        .zip(fb.residual().iter().flatten())
+        .zip(d.iter().flatten())
+    {
+        assert!((s + r - x).abs() < 1e-6);
+    }
+    let restored = ErrorFeedback::from_residual(&codec, 1.0, fb.residual().to_vec()).unwrap();
+    assert_eq!(restored.residual(), fb.residual());
+    assert!(ErrorFeedback::from_residual(&codec, 1.0, vec![vec![f32::NAN]]).is_err());
+}
+
+#[test]
+fn apply_is_bit_identical_across_thread_counts() {
+    let codec = Codec::new(with(Values::Q4, 64), specs()).unwrap();
+    let deltas: Vec<_> = (0..5)
+        .map(|s| {
+            codec
+                .decode(&codec.encode(&views(&data(s))).unwrap())
+                .unwrap()
+        })
+        .collect();
+    let weighted: Vec<_> = deltas
+        .iter()
+        .enumerate()
+        .map(|(i, d)| (d, 0.1 + i as f32 * 0.37))
+        .collect();
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        let mut out = data(99);
+        pool.install(|| codec.apply(&weighted, &mut out).unwrap());
+        out.iter()
+            .flatten()
+            .map(|v| v.to_bits())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(run(1), run(4));
+}
+
+#[test]
+fn hostile_deltas_are_refused_with_the_reason() {
+    let codec = Codec::new(Settings::default(), specs()).unwrap();
+    let bytes = codec.encode(&views(&data(3))).unwrap();
+    let err = |b: &[u8]| {
+        codec
+            .decode(b)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default()
+    };
+
+    assert!(err(&[]).contains("not a safetensors container"));
+    let mut huge = bytes.clone();
+    huge.resize(codec.max_encoded_bytes() + 1, 0);
+    assert!(err(&huge).contains("at most"));
+
+    let other = Codec::new(with(Values::Q4, 32), specs()).unwrap();
+    let e = err(&other.encode(&views(&data(3))).unwrap());
+    assert!(e.contains("settings"), "{e}");
+
+    let mut wrong = specs();
+    wrong[1].shape = vec![71];
+    let mismatched = Codec::new(Settings::default(), wrong).unwrap();
+    let d: Vec<Vec<f32>> = mismatched
+        .specs()
+        .iter()
+        .map(|s| vec![0.5; s.numel()])
+        .collect();
+    let e = err(&mismatched.encode(&views(&d)).unwrap());
+    assert!(e.contains("tensor 1"), "{e}");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn quantized_round_trips_stay_within_their_error(seed in any::<u64>(), mode in 0usize..3) {
+        let values = [Values::Q2, Values::Q4, Values::Q8][mode];
+        let codec = Codec::new(with(values, 4096), specs()).unwrap();
+        let d = data(seed);
+        let back = decoded(&codec, &codec.encode(&views(&d)).unwrap());
+        // Keeping everything, the error is the quantization alone: magnitude steps of
+        // (hi - lo) / (2^(bits-1) - 1) over a uniform spread.
+        let bound = [0.6, 0.12, 0.01][mode];
+        prop_assert!(rel_error(&d, &back) < bound, "{:?}: {}", values, rel_error(&d, &back));
+    }
+
+    #[test]
+    fn random_and_mutated_bytes_never_panic(seed in any::<u64>(), flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..8), junk in proptest::collection::vec(any::<u8>(), 0..512)) {
+        let codec = Codec::new(Settings::default(), specs()).unwrap();
+        let mut bytes = codec.encode(&views(&data(seed))).unwrap();
+        for (at, x) in flips {
+            let i = at % bytes.len();
+            bytes[i] ^= x | 1;
+        }
+        if let Ok(delta) = codec.decode(&bytes) {
+            let mut out: Vec<Vec<f32>> = codec.specs().iter().map(|s| vec![0.0; s.numel()]).collect();
+            codec.apply(&[(&delta, 1.0)], &mut out).unwrap();
+            prop_assert!(out.iter().flatten().all(|v| v.is_finite()));
+        }
+        prop_assert!(codec.decode(&junk).is_err());
+    }
+}
