@@ -459,21 +459,24 @@ impl Codec {
 /// The `k` largest magnitudes of a chunk: local indices ascending, with their values. Ties go to
 /// the lower index, so the choice is deterministic.
 fn top_k(data: &[f32], c: &Chunk, k: usize) -> (Vec<u32>, Vec<f32>) {
-    let mut order: Vec<u32> = (0..c.len() as u32).collect();
-    let key = |i: &u32| (data[c.position(*i as usize)].abs(), std::cmp::Reverse(*i));
+    // Copy the chunk's rows out first: comparisons then read a small contiguous buffer.
+    let mut local = Vec::with_capacity(c.len());
+    for r in 0..c.rows {
+        let start = c.offset + r * c.stride;
+        local.extend_from_slice(&data[start..start + c.cols]);
+    }
+    let mut order: Vec<u32> = (0..local.len() as u32).collect();
     if k < order.len() {
-        order.select_nth_unstable_by(k, |a, b| {
-            key(b)
-                .partial_cmp(&key(a))
-                .unwrap_or(std::cmp::Ordering::Equal)
+        order.select_nth_unstable_by(k, |&a, &b| {
+            local[b as usize]
+                .abs()
+                .total_cmp(&local[a as usize].abs())
+                .then(a.cmp(&b))
         });
         order.truncate(k);
     }
     order.sort_unstable();
-    let values = order
-        .iter()
-        .map(|&i| data[c.position(i as usize)])
-        .collect();
+    let values = order.iter().map(|&i| local[i as usize]).collect();
     (order, values)
 }
 
