@@ -1,0 +1,55 @@
+//! Feeds arbitrary bytes to the strict decoder of a small model, and applies whatever it accepts.
+//!
+//!     cd crates/codec/fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run decode corpus/decode seeds -- -max_total_time=300
+//!
+//! Any panic, hang or out-of-bounds access is a finding; accepted deltas must apply to finite
+//! values.
+
+#![no_main]
+
+use std::sync::OnceLock;
+
+use gradient_codec::{Codec, Settings, TensorSpec, Values};
+use libfuzzer_sys::fuzz_target;
+
+fn codecs() -> &'static [Codec] {
+    static CODECS: OnceLock<Vec<Codec>> = OnceLock::new();
+    CODECS.get_or_init(|| {
+        let specs = vec![
+            TensorSpec {
+                name: "w".into(),
+                shape: vec![70, 130],
+            },
+            TensorSpec {
+                name: "b".into(),
+                shape: vec![300],
+            },
+        ];
+        [Values::Q2, Values::Q8, Values::F16, Values::Dense]
+            .into_iter()
+            .map(|values| {
+                let settings = Settings {
+                    values,
+                    tile: 32,
+                    chunk: 128,
+                    top_k: 8,
+                };
+                Codec::new(settings, specs.clone()).expect("valid settings")
+            })
+            .collect()
+    })
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&which, bytes)) = data.split_first() else {
+        return;
+    };
+    let codec = &codecs()[which as usize % codecs().len()];
+    if let Ok(delta) = codec.decode(bytes) {
+        let mut out: Vec<Vec<f32>> = codec.specs().iter().map(|s| vec![0.0; s.numel()]).collect();
+        codec
+            .apply(&[(&delta, 1.0)], &mut out)
+            .expect("shapes match");
+        assert!(out.iter().flatten().all(|v| v.is_finite()));
+    }
+});
