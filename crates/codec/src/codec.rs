@@ -8,6 +8,7 @@ use safetensors::{Dtype, SafeTensors, tensor::TensorView};
 use serde::{Deserialize, Serialize};
 
 use crate::bits::{pack, packed_len, unpack, width_for};
+use crate::dct;
 use crate::error::{CodecError, malformed};
 use crate::layout::{Chunk, TensorSpec, chunks};
 use crate::settings::{Settings, Values};
@@ -23,6 +24,8 @@ pub struct Codec {
     settings: Settings,
     specs: Vec<TensorSpec>,
     layouts: Vec<Vec<Chunk>>,
+    /// DCT matrices by size, for every tile side present (only with `settings.dct`).
+    dct: HashMap<usize, Vec<f32>>,
 }
 
 /// A decoded delta: per tensor, the kept values at their positions (or every value, dense).
@@ -65,14 +68,27 @@ impl Codec {
                 });
             }
         }
-        let layouts = specs
+        let layouts: Vec<Vec<Chunk>> = specs
             .iter()
             .map(|s| chunks(&s.shape, settings.tile, settings.chunk))
             .collect();
+        let mut dct = HashMap::new();
+        if settings.dct {
+            for (spec, layout) in specs.iter().zip(&layouts) {
+                if is_tiled(&spec.shape) {
+                    for c in layout {
+                        for n in [c.rows, c.cols] {
+                            dct.entry(n).or_insert_with(|| dct::matrix(n));
+                        }
+                    }
+                }
+            }
+        }
         Ok(Self {
             settings,
             specs,
             layouts,
+            dct,
         })
     }
 
@@ -201,9 +217,24 @@ impl Codec {
                 Vec::new(),
             );
         }
+        let transform = self.settings.dct && is_tiled(&self.specs[t].shape);
         let picked: Vec<(Vec<u32>, Vec<f32>)> = self.layouts[t]
             .par_iter()
-            .map(|c| top_k(data, c, self.kept(c)))
+            .map(|c| {
+                let local = gather(data, c);
+                let local = if transform {
+                    dct::forward(
+                        &local,
+                        c.rows,
+                        c.cols,
+                        &self.dct[&c.rows],
+                        &self.dct[&c.cols],
+                    )
+                } else {
+                    local
+                };
+                top_k(&local, self.kept(c))
+            })
             .collect();
         let mut indices = Vec::new();
         let mut values = Vec::new();
@@ -421,6 +452,7 @@ impl Codec {
                 }
                 _ => (self.settings.chunk, 1),
             };
+            let transform = self.settings.dct && is_tiled(&spec.shape);
             // Where each chunk's kept values start, per delta (the same for every delta).
             let mut starts = Vec::with_capacity(layout.len());
             let mut at = 0;
@@ -434,6 +466,31 @@ impl Codec {
                     let base = b * block_len;
                     for ci in b * per_block..((b + 1) * per_block).min(layout.len()) {
                         let c = &layout[ci];
+                        if transform {
+                            // Sum the coefficients in delta order, then one inverse DCT: the
+                            // transform is linear, and the order of every sum is fixed.
+                            let mut coef = vec![0.0f32; c.len()];
+                            for (delta, w) in deltas {
+                                let d = &delta.tensors[t];
+                                let s = starts[ci];
+                                for (&i, &v) in
+                                    d.indices[s..s + self.kept(c)].iter().zip(&d.values[s..])
+                                {
+                                    coef[i as usize] += w * v;
+                                }
+                            }
+                            let x = dct::inverse(
+                                &coef,
+                                c.rows,
+                                c.cols,
+                                &self.dct[&c.rows],
+                                &self.dct[&c.cols],
+                            );
+                            for (i, v) in x.into_iter().enumerate() {
+                                block[c.position(i) - base] += v;
+                            }
+                            continue;
+                        }
                         for (delta, w) in deltas {
                             let d = &delta.tensors[t];
                             if d.indices.is_empty() {
@@ -456,15 +513,19 @@ impl Codec {
     }
 }
 
-/// The `k` largest magnitudes of a chunk: local indices ascending, with their values. Ties go to
-/// the lower index, so the choice is deterministic.
-fn top_k(data: &[f32], c: &Chunk, k: usize) -> (Vec<u32>, Vec<f32>) {
-    // Copy the chunk's rows out first: comparisons then read a small contiguous buffer.
+/// A chunk's values, row after row.
+fn gather(data: &[f32], c: &Chunk) -> Vec<f32> {
     let mut local = Vec::with_capacity(c.len());
     for r in 0..c.rows {
         let start = c.offset + r * c.stride;
         local.extend_from_slice(&data[start..start + c.cols]);
     }
+    local
+}
+
+/// The `k` largest magnitudes of a chunk's values: local indices ascending, with their values.
+/// Ties go to the lower index, so the choice is deterministic.
+fn top_k(local: &[f32], k: usize) -> (Vec<u32>, Vec<f32>) {
     let mut order: Vec<u32> = (0..local.len() as u32).collect();
     if k < order.len() {
         order.select_nth_unstable_by(k, |&a, &b| {
@@ -478,6 +539,11 @@ fn top_k(data: &[f32], c: &Chunk, k: usize) -> (Vec<u32>, Vec<f32>) {
     order.sort_unstable();
     let values = order.iter().map(|&i| local[i as usize]).collect();
     (order, values)
+}
+
+/// Whether a shape is cut into tiles (and so may be DCT-coded) rather than runs.
+fn is_tiled(shape: &[usize]) -> bool {
+    matches!(shape, [r, c] if *r > 1 && *c > 1)
 }
 
 fn magnitude_range(values: &[f32]) -> (f32, f32) {

@@ -3,7 +3,8 @@
 //! A [`Codec`] is built from the run's [`Settings`] and the model's [`TensorSpec`]s. It cuts each
 //! tensor into chunks (64x64 tiles for matrices, runs of 4096 for vectors), keeps the `top_k`
 //! largest magnitudes of each chunk with bit-packed local indices, and stores their values
-//! quantized (2/4/8 bits with per-chunk scales) or as f16/bf16/f32. The wire format is a
+//! quantized (2/4/8 bits with per-chunk scales) or as f16/bf16/f32, optionally after an
+//! orthonormal DCT-II of each tile. The wire format is a
 //! safetensors container with JSON metadata. [`Codec::decode`] checks everything before use;
 //! [`Codec::apply`] adds weighted deltas into dense buffers, bit-identically on every run.
 //! [`ErrorFeedback`] keeps what compression dropped and sends it later.
@@ -24,6 +25,7 @@
 
 mod bits;
 mod codec;
+mod dct;
 mod error;
 mod feedback;
 mod layout;

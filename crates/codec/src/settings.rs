@@ -47,6 +47,10 @@ pub struct Settings {
     /// Values kept per chunk (all of a chunk shorter than this).
     pub top_k: usize,
     pub values: Values,
+    /// Select and send the tiles' orthonormal DCT-II coefficients instead of their values
+    /// (matrices only; vectors are sent as they are).
+    #[serde(default)]
+    pub dct: bool,
 }
 
 impl Default for Settings {
@@ -57,6 +61,7 @@ impl Default for Settings {
             chunk: 4096,
             top_k: 32,
             values: Values::Q2,
+            dct: false,
         }
     }
 }
@@ -72,6 +77,9 @@ impl Settings {
         }
         if self.values != Values::Dense && !(1..=self.tile * self.tile).contains(&self.top_k) {
             return bad(format!("top_k {} must be 1..=tile*tile", self.top_k));
+        }
+        if self.dct && self.values == Values::Dense {
+            return bad("dct needs a sparse setting; dense sends every value as it is".to_string());
         }
         Ok(())
     }

@@ -238,3 +238,72 @@ proptest! {
         prop_assert!(codec.decode(&junk).is_err());
     }
 }
+
+#[test]
+fn dct_round_trips_and_captures_smooth_structure() {
+    let specs = vec![TensorSpec {
+        name: "w".into(),
+        shape: vec![130, 70],
+    }];
+    // A smooth delta: low-frequency waves across the matrix.
+    let d: Vec<f32> = (0..130 * 70)
+        .map(|i| {
+            let (r, c) = ((i / 70) as f32, (i % 70) as f32);
+            1e-3 * ((r * 0.05).sin() + (c * 0.08).cos() + 0.3 * (r * 0.11 + c * 0.07).sin())
+        })
+        .collect();
+    let dct_all = Settings {
+        values: Values::F32,
+        top_k: 4096,
+        dct: true,
+        ..Settings::default()
+    };
+    let codec = Codec::new(dct_all, specs.clone()).unwrap();
+    let back = decoded(&codec, &codec.encode(&[&d]).unwrap());
+    assert!(rel_error(std::slice::from_ref(&d), &back) < 1e-5);
+
+    let sparse = |dct| Settings {
+        values: Values::Q8,
+        top_k: 8,
+        dct,
+        ..Settings::default()
+    };
+    let error = |settings: Settings| {
+        let codec = Codec::new(settings, specs.clone()).unwrap();
+        rel_error(
+            std::slice::from_ref(&d),
+            &decoded(&codec, &codec.encode(&[&d]).unwrap()),
+        )
+    };
+    let (plain, transformed) = (error(sparse(false)), error(sparse(true)));
+    assert!(
+        transformed < 0.5 * plain,
+        "dct {transformed} vs plain {plain}"
+    );
+
+    let codec = Codec::new(sparse(true), specs).unwrap();
+    let delta = codec.decode(&codec.encode(&[&d]).unwrap()).unwrap();
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        let mut out = vec![vec![0.5f32; 130 * 70]];
+        pool.install(|| {
+            codec
+                .apply(&[(&delta, 0.3), (&delta, 0.7)], &mut out)
+                .unwrap()
+        });
+        out[0].iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+    };
+    assert_eq!(run(1), run(3));
+    assert!(
+        Settings {
+            values: Values::Dense,
+            dct: true,
+            ..Settings::default()
+        }
+        .validate()
+        .is_err()
+    );
+}

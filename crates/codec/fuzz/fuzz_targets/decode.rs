@@ -25,18 +25,25 @@ fn codecs() -> &'static [Codec] {
                 shape: vec![300],
             },
         ];
-        [Values::Q2, Values::Q8, Values::F16, Values::Dense]
-            .into_iter()
-            .map(|values| {
-                let settings = Settings {
-                    values,
-                    tile: 32,
-                    chunk: 128,
-                    top_k: 8,
-                };
-                Codec::new(settings, specs.clone()).expect("valid settings")
-            })
-            .collect()
+        [
+            (Values::Q2, false),
+            (Values::Q8, false),
+            (Values::F16, false),
+            (Values::Dense, false),
+            (Values::Q4, true),
+        ]
+        .into_iter()
+        .map(|(values, dct)| {
+            let settings = Settings {
+                values,
+                tile: 32,
+                chunk: 128,
+                top_k: 8,
+                dct,
+            };
+            Codec::new(settings, specs.clone()).expect("valid settings")
+        })
+        .collect()
     })
 }
 
