@@ -84,6 +84,13 @@ fn main() {
             },
         ),
         (
+            "q2 top32 + dct",
+            Settings {
+                dct: true,
+                ..Settings::default()
+            },
+        ),
+        (
             "f16 top64",
             Settings {
                 values: Values::F16,
