@@ -92,6 +92,11 @@ impl Codec {
         })
     }
 
+    /// Whether buffers of these lengths hold exactly this model's tensors, in order.
+    pub(crate) fn fits(&self, lengths: impl ExactSizeIterator<Item = usize>) -> bool {
+        lengths.len() == self.specs.len() && lengths.zip(&self.specs).all(|(n, s)| n == s.numel())
+    }
+
     pub fn settings(&self) -> &Settings {
         &self.settings
     }
@@ -433,12 +438,7 @@ impl Codec {
     /// given. Work is split across threads by disjoint blocks of the output, so each element's
     /// sum has the same order, and the same bits, on every run and thread count.
     pub fn apply(&self, deltas: &[(&Delta, f32)], out: &mut [Vec<f32>]) -> Result<(), CodecError> {
-        if out.len() != self.specs.len()
-            || out
-                .iter()
-                .zip(&self.specs)
-                .any(|(o, s)| o.len() != s.numel())
-        {
+        if !self.fits(out.iter().map(Vec::len)) {
             return Err(CodecError::Shape {
                 why: "the output buffers do not match the model's tensors".to_string(),
             });

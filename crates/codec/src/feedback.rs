@@ -23,11 +23,7 @@ impl ErrorFeedback {
         beta: f32,
         residual: Vec<Vec<f32>>,
     ) -> Result<Self, CodecError> {
-        if residual.len() != codec.specs().len()
-            || residual
-                .iter()
-                .zip(codec.specs())
-                .any(|(r, s)| r.len() != s.numel())
+        if !codec.fits(residual.iter().map(Vec::len))
             || residual.iter().flatten().any(|v| !v.is_finite())
         {
             return Err(CodecError::Shape {
@@ -45,11 +41,8 @@ impl ErrorFeedback {
 
     /// Folds `delta` into the residual, encodes it, and keeps what the encoding lost.
     pub fn compress(&mut self, codec: &Codec, delta: &[&[f32]]) -> Result<Vec<u8>, CodecError> {
-        if delta.len() != self.residual.len()
-            || delta
-                .iter()
-                .zip(&self.residual)
-                .any(|(d, r)| d.len() != r.len())
+        if !codec.fits(delta.iter().map(|d| d.len()))
+            || !codec.fits(self.residual.iter().map(Vec::len))
         {
             return Err(CodecError::Shape {
                 why: "delta does not match the error-feedback state".to_string(),
