@@ -24,10 +24,13 @@ pub fn input_files(path: &Path) -> Result<Vec<PathBuf>, DataError> {
     let mut stack = vec![path.to_path_buf()];
     while let Some(dir) = stack.pop() {
         for entry in std::fs::read_dir(&dir).map_err(|e| DataError::io(&dir, e))? {
-            let p = entry.map_err(|e| DataError::io(&dir, e))?.path();
-            if p.is_dir() {
+            let entry = entry.map_err(|e| DataError::io(&dir, e))?;
+            let p = entry.path();
+            // Real directories only: following symlinked ones could loop forever.
+            let real_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+            if real_dir {
                 stack.push(p);
-            } else if Format::of(&p.display().to_string()).is_some() {
+            } else if p.is_file() && Format::of(&p.display().to_string()).is_some() {
                 files.push(p);
             }
         }
