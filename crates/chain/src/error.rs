@@ -1,0 +1,88 @@
+//! Errors: what went wrong, with the file, key or call it concerns, and what to do.
+
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("invalid address {address:?}: {why}")]
+    Address { address: String, why: String },
+    #[error("invalid hex {0:?}...")]
+    Hex(String),
+    #[error("invalid mnemonic: {0}")]
+    Mnemonic(String),
+    #[error("no randomness from the operating system: {0}")]
+    Random(String),
+    #[error("signature does not verify for {signer}")]
+    BadSignature { signer: String },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WalletError {
+    #[error("{path}: not found; create it with `gradient wallet create` or `btcli wallet create`")]
+    Missing { path: PathBuf },
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: malformed key file: {why}")]
+    Malformed { path: PathBuf, why: String },
+    #[error("{path}: wrong password (the coldkey did not decrypt)")]
+    WrongPassword { path: PathBuf },
+    #[error(
+        "{path}: encrypted with an old format ({format}); convert it with `btcli wallet update`"
+    )]
+    LegacyEncryption { path: PathBuf, format: &'static str },
+    #[error("{path}: already exists; pass --overwrite to replace it")]
+    Exists { path: PathBuf },
+    #[error("{path}: the coldkey is encrypted and no password was given (set {env} or run interactively)")]
+    NoPassword { path: PathBuf, env: String },
+    #[error("invalid wallet or hotkey name {0:?}: use letters, digits, '-', '_' or '.'")]
+    Name(String),
+    #[error("key derivation failed: {0}")]
+    Kdf(String),
+    #[error(transparent)]
+    Key(#[from] KeyError),
+}
+
+/// A call the chain refused, or a chain it could not reach. Refusals leave state unchanged.
+#[derive(Debug, thiserror::Error)]
+pub enum ChainError {
+    #[error("hotkey {0} is not registered on this subnet; run the node once to register it")]
+    NotRegistered(String),
+    #[error("hotkey {0} has no validator permit (permits go to the top stakes at each epoch)")]
+    NoPermit(String),
+    #[error("weights rejected: {0}")]
+    InvalidWeights(String),
+    #[error(
+        "weights rate limited: {hotkey} last set weights at block {last}, next allowed at block {next}"
+    )]
+    RateLimited { hotkey: String, last: u64, next: u64 },
+    #[error("weights version key {got} is older than the subnet's {need}; update the validator")]
+    Version { got: u64, need: u64 },
+    #[error("commitment of {0} bytes is over the 128-byte limit")]
+    CommitmentTooLarge(usize),
+    #[error(
+        "subnet full: all {0} neurons are inside their immunity period; try again after block {1}"
+    )]
+    SubnetFull(usize, u64),
+    #[error("bad signature on a call from {0}")]
+    BadSignature(String),
+    #[error("replayed call from {hotkey}: nonce {nonce} is not above the last used {last}")]
+    Replay { hotkey: String, nonce: u64, last: u64 },
+    #[error("call is for chain {got}, this chain is {want}")]
+    WrongChain { got: String, want: String },
+    #[error("malformed call: {0}")]
+    Malformed(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("chain database {path}: {source}")]
+    Db {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error("chain at {url}: {why}")]
+    Remote { url: String, why: String },
+    #[error("chain at {url} refused the call: {message}")]
+    Refused { url: String, message: String },
+}
