@@ -35,7 +35,9 @@ pub enum WalletError {
     LegacyEncryption { path: PathBuf, format: &'static str },
     #[error("{path}: already exists; pass --overwrite to replace it")]
     Exists { path: PathBuf },
-    #[error("{path}: the coldkey is encrypted and no password was given (set {env} or run interactively)")]
+    #[error(
+        "{path}: the coldkey is encrypted and no password was given (set {env} or run interactively)"
+    )]
     NoPassword { path: PathBuf, env: String },
     #[error("invalid wallet or hotkey name {0:?}: use letters, digits, '-', '_' or '.'")]
     Name(String),
@@ -57,7 +59,11 @@ pub enum ChainError {
     #[error(
         "weights rate limited: {hotkey} last set weights at block {last}, next allowed at block {next}"
     )]
-    RateLimited { hotkey: String, last: u64, next: u64 },
+    RateLimited {
+        hotkey: String,
+        last: u64,
+        next: u64,
+    },
     #[error("weights version key {got} is older than the subnet's {need}; update the validator")]
     Version { got: u64, need: u64 },
     #[error("commitment of {0} bytes is over the 128-byte limit")]
@@ -69,7 +75,11 @@ pub enum ChainError {
     #[error("bad signature on a call from {0}")]
     BadSignature(String),
     #[error("replayed call from {hotkey}: nonce {nonce} is not above the last used {last}")]
-    Replay { hotkey: String, nonce: u64, last: u64 },
+    Replay {
+        hotkey: String,
+        nonce: u64,
+        last: u64,
+    },
     #[error("call is for chain {got}, this chain is {want}")]
     WrongChain { got: String, want: String },
     #[error("malformed call: {0}")]

@@ -69,9 +69,10 @@ impl AccountId {
 
     /// Checks `signature` over `message` as made by this account.
     pub fn verify(&self, message: &[u8], signature: &Signature) -> Result<(), KeyError> {
-        let public = schnorrkel::PublicKey::from_bytes(&self.0).map_err(|_| KeyError::BadSignature {
-            signer: self.to_ss58(),
-        })?;
+        let public =
+            schnorrkel::PublicKey::from_bytes(&self.0).map_err(|_| KeyError::BadSignature {
+                signer: self.to_ss58(),
+            })?;
         let signature = schnorrkel::Signature::from_bytes(&signature.0).map_err(|_| {
             KeyError::BadSignature {
                 signer: self.to_ss58(),
@@ -287,6 +288,11 @@ mod tests {
         let signature = pair.sign(b"window 7");
         pair.account().verify(b"window 7", &signature).unwrap();
         assert!(pair.account().verify(b"window 8", &signature).is_err());
-        assert!(Keypair::dev("eve").account().verify(b"window 7", &signature).is_err());
+        assert!(
+            Keypair::dev("eve")
+                .account()
+                .verify(b"window 7", &signature)
+                .is_err()
+        );
     }
 }

@@ -5,8 +5,8 @@
 use std::path::Path;
 
 use argon2::{Algorithm, Argon2, Params, Version};
-use crypto_secretbox::aead::{Aead, KeyInit};
 use crypto_secretbox::XSalsa20Poly1305;
+use crypto_secretbox::aead::{Aead, KeyInit};
 use zeroize::Zeroizing;
 
 use crate::error::WalletError;
@@ -45,7 +45,11 @@ pub fn encrypt(plain: &[u8], password: &str) -> Result<Vec<u8>, WalletError> {
     Ok(out)
 }
 
-pub fn decrypt(path: &Path, file: &[u8], password: &str) -> Result<Zeroizing<Vec<u8>>, WalletError> {
+pub fn decrypt(
+    path: &Path,
+    file: &[u8],
+    password: &str,
+) -> Result<Zeroizing<Vec<u8>>, WalletError> {
     let body = &file[MAGIC.len()..];
     if body.len() < NONCE_LEN + 16 {
         return Err(WalletError::Malformed {

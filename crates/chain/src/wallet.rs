@@ -169,7 +169,10 @@ impl Wallet {
     }
 
     pub fn hotkey_path(&self) -> PathBuf {
-        self.path.join(&self.name).join("hotkeys").join(&self.hotkey)
+        self.path
+            .join(&self.name)
+            .join("hotkeys")
+            .join(&self.hotkey)
     }
 
     pub fn hotkeypub_path(&self) -> PathBuf {
@@ -212,7 +215,10 @@ impl Wallet {
 
     /// The name of the environment variable `btcli` reads a coldkey password from.
     pub fn password_env_var(&self) -> String {
-        let path = self.coldkey_path().to_string_lossy().replace(['/', '.'], "_");
+        let path = self
+            .coldkey_path()
+            .to_string_lossy()
+            .replace(['/', '.'], "_");
         format!("BT_PW_{}", path.to_uppercase())
     }
 
@@ -303,12 +309,18 @@ impl Wallet {
             None => secret.to_vec(),
         };
         self.guard(&self.coldkey_path(), overwrite)?;
-        write_private(&self.coldkeypub_path(), &json_bytes(&KeyFile::public(pair.account())))?;
+        write_private(
+            &self.coldkeypub_path(),
+            &json_bytes(&KeyFile::public(pair.account())),
+        )?;
         write_private(&self.coldkey_path(), &body)
     }
 
     /// Writes a new plain-text hotkey (as btcli does by default) and returns it with its phrase.
-    pub fn create_hotkey(&self, overwrite: bool) -> Result<(Keypair, Zeroizing<String>), WalletError> {
+    pub fn create_hotkey(
+        &self,
+        overwrite: bool,
+    ) -> Result<(Keypair, Zeroizing<String>), WalletError> {
         let (pair, phrase) = Keypair::generate()?;
         self.write_hotkey(&pair, Some(&phrase), overwrite)?;
         Ok((pair, phrase))
@@ -322,7 +334,10 @@ impl Wallet {
     ) -> Result<(), WalletError> {
         self.guard(&self.hotkey_path(), overwrite)?;
         let secret = Zeroizing::new(json_bytes(&KeyFile::secret(pair, phrase)));
-        write_private(&self.hotkeypub_path(), &json_bytes(&KeyFile::public(pair.account())))?;
+        write_private(
+            &self.hotkeypub_path(),
+            &json_bytes(&KeyFile::public(pair.account())),
+        )?;
         write_private(&self.hotkey_path(), &secret)
     }
 
@@ -502,7 +517,10 @@ mod tests {
         let listed = list_wallets(dir.path()).unwrap();
         assert_eq!(listed.len(), 1);
         assert_eq!(listed[0].coldkey, Some(cold.account()));
-        assert_eq!(listed[0].hotkeys, vec![("h".to_string(), Some(hot.account()))]);
+        assert_eq!(
+            listed[0].hotkeys,
+            vec![("h".to_string(), Some(hot.account()))]
+        );
     }
 
     #[test]
