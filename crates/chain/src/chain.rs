@@ -31,7 +31,7 @@ pub trait Chain: Send + Sync {
             let nonce = self.nonce(&signer.account())? + 1;
             let signed = SignedCall::sign(signer, &chain, nonce, call.clone());
             match self.submit(&signed) {
-                Err(ChainError::Replay { .. }) if attempt < 4 => attempt += 1,
+                Err(e) if e.is_replay() && attempt < 4 => attempt += 1,
                 other => return other,
             }
         }

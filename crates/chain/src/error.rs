@@ -94,5 +94,30 @@ pub enum ChainError {
     #[error("chain at {url}: {why}")]
     Remote { url: String, why: String },
     #[error("chain at {url} refused the call: {message}")]
-    Refused { url: String, message: String },
+    Refused {
+        url: String,
+        /// A stable name for the refusal, such as `rate_limited` or `replay`.
+        kind: String,
+        message: String,
+    },
+}
+
+impl ChainError {
+    /// A nonce already used, locally or as a remote chain reports it.
+    pub fn is_replay(&self) -> bool {
+        match self {
+            ChainError::Replay { .. } => true,
+            ChainError::Refused { kind, .. } => kind == "replay",
+            _ => false,
+        }
+    }
+
+    /// Refused for the weights rate limit, locally or remotely.
+    pub fn is_rate_limited(&self) -> bool {
+        match self {
+            ChainError::RateLimited { .. } => true,
+            ChainError::Refused { kind, .. } => kind == "rate_limited",
+            _ => false,
+        }
+    }
 }

@@ -23,6 +23,7 @@ pub mod chain;
 pub mod clock;
 pub mod error;
 pub mod fixed;
+pub mod http;
 pub mod keys;
 pub mod local;
 mod nacl;
@@ -34,6 +35,7 @@ pub use call::{Call, SignedCall, weights_to_u16};
 pub use chain::Chain;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{ChainError, KeyError, WalletError};
+pub use http::{ChainServer, RemoteChain, serve};
 pub use keys::{AccountId, Keypair, Signature};
 pub use local::LocalChain;
 pub use types::{

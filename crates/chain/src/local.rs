@@ -533,6 +533,15 @@ impl LocalChain {
     }
 }
 
+impl std::fmt::Debug for LocalChain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalChain")
+            .field("path", &self.path)
+            .field("chain_id", &self.chain_id)
+            .finish()
+    }
+}
+
 impl Chain for LocalChain {
     fn chain_id(&self) -> Result<String, ChainError> {
         Ok(self.chain_id.clone())
