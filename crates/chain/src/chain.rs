@@ -76,3 +76,13 @@ pub trait Chain: Send + Sync {
         )
     }
 }
+
+/// Opens the chain a command line names: `http://HOST:PORT` (a `gradient chain serve`) or the
+/// path of an embedded chain's SQLite file (optionally written `sqlite://PATH`).
+pub fn connect(spec: &str) -> Result<Box<dyn Chain>, ChainError> {
+    if spec.starts_with("http://") || spec.starts_with("https://") {
+        return Ok(Box::new(crate::http::RemoteChain::connect(spec)?));
+    }
+    let path = spec.strip_prefix("sqlite://").unwrap_or(spec);
+    Ok(Box::new(crate::local::LocalChain::open(path.as_ref())?))
+}

@@ -27,13 +27,14 @@ impl Fx {
         self.0 as f64 / (1u64 << FRAC) as f64
     }
 
-    /// Product, truncated toward negative infinity as the fixed crate does.
-    pub fn mul(self, other: Fx) -> Fx {
+    /// Product, truncated toward negative infinity as the fixed crate does. (Subtensor's values
+    /// stay far inside the range, so unlike its namesake this never needs to saturate.)
+    pub fn saturating_mul(self, other: Fx) -> Fx {
         Fx(((self.0 as i128 * other.0 as i128) >> FRAC) as i64)
     }
 
     /// Quotient truncated toward zero; zero when dividing by zero (subtensor's `safe_div`).
-    pub fn div(self, other: Fx) -> Fx {
+    pub fn safe_div(self, other: Fx) -> Fx {
         if other.0 == 0 {
             return Fx::ZERO;
         }
@@ -80,7 +81,7 @@ pub fn normalize(values: &mut [Fx]) {
     let sum: Fx = values.iter().copied().sum();
     if sum != Fx::ZERO {
         for v in values.iter_mut() {
-            *v = v.div(sum);
+            *v = v.safe_div(sum);
         }
     }
 }
@@ -91,13 +92,7 @@ pub fn normalize_amounts(amounts: &[u64]) -> Vec<Fx> {
     let sum: u128 = amounts.iter().map(|&a| a as u128).sum();
     amounts
         .iter()
-        .map(|&a| {
-            if sum == 0 {
-                Fx::ZERO
-            } else {
-                Fx((((a as u128) << FRAC) / sum) as i64)
-            }
-        })
+        .map(|&a| Fx((((a as u128) << FRAC).checked_div(sum).unwrap_or(0)) as i64))
         .collect()
 }
 
@@ -129,7 +124,7 @@ mod tests {
     fn constants_match_subtensor() {
         // kappa = 32767 / 65535 and alpha = 1 - 900000 / 1e6, as subtensor computes them.
         assert_eq!(
-            Fx::from_int(32767).div(Fx::from_int(65535)).0,
+            Fx::from_int(32767).safe_div(Fx::from_int(65535)).0,
             2_147_450_879
         );
         let bma = ((900_000u128 << 32) / 1_000_000) as i64;
@@ -139,7 +134,7 @@ mod tests {
         assert_eq!(Fx::from_int(65535).to_u16_proportion(), 65535);
         assert_eq!(Fx::ZERO.to_u16_proportion(), 0);
         assert_eq!(Fx(-5).of_amount(1000), 0);
-        assert_eq!(Fx::ONE.div(Fx::ZERO), Fx::ZERO);
+        assert_eq!(Fx::ONE.safe_div(Fx::ZERO), Fx::ZERO);
     }
 
     #[test]

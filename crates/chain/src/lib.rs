@@ -32,7 +32,7 @@ pub mod wallet;
 pub mod yuma;
 
 pub use call::{Call, SignedCall, weights_to_u16};
-pub use chain::Chain;
+pub use chain::{Chain, connect};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{ChainError, KeyError, WalletError};
 pub use http::{ChainServer, RemoteChain, serve};

@@ -33,7 +33,7 @@ impl YumaParams {
         activity_cutoff: u64,
         max_allowed_validators: u16,
     ) -> Self {
-        let u16_fraction = |x: u16| Fx::from_int(x as i64).div(Fx::from_int(65535));
+        let u16_fraction = |x: u16| Fx::from_int(x as i64).safe_div(Fx::from_int(65535));
         let average = Fx((((bonds_moving_average as u128) << 32) / 1_000_000) as i64);
         YumaParams {
             kappa: u16_fraction(kappa),
@@ -117,7 +117,7 @@ pub fn epoch(
     let trust: Vec<Fx> = rank
         .iter()
         .zip(&rank_before)
-        .map(|(a, b)| a.div(*b))
+        .map(|(a, b)| a.safe_div(*b))
         .collect();
     let mut incentive = rank;
     normalize(&mut incentive);
@@ -126,7 +126,11 @@ pub fn epoch(
     let bonds = moving_bonds(params, neurons, last_tempo, &bond_weights, &active_stake);
     let mut dividends: Vec<Fx> = bonds
         .iter()
-        .map(|row| row.iter().map(|&(j, b)| incentive[j as usize].mul(b)).sum())
+        .map(|row| {
+            row.iter()
+                .map(|&(j, b)| incentive[j as usize].saturating_mul(b))
+                .sum()
+        })
         .collect();
     normalize(&mut dividends);
 
@@ -196,7 +200,7 @@ fn masked_weights(neurons: &[YumaNeuron]) -> Vec<Row> {
             let sum: Fx = row.iter().map(|e| e.1).sum();
             if sum != Fx::ZERO {
                 for e in &mut row {
-                    e.1 = e.1.div(sum);
+                    e.1 = e.1.safe_div(sum);
                 }
             }
             row
@@ -290,7 +294,7 @@ fn stake_weighted_sum(stake: &[Fx], matrix: &[Row], n: usize) -> Vec<Fx> {
     let mut out = vec![Fx::ZERO; n];
     for (i, row) in matrix.iter().enumerate() {
         for &(j, v) in row {
-            out[j as usize] = out[j as usize] + stake[i].mul(v);
+            out[j as usize] = out[j as usize] + stake[i].saturating_mul(v);
         }
     }
     out
@@ -318,7 +322,7 @@ fn interpolate(a: &[Row], b: &[Row], n: usize, ratio: Fx) -> Vec<Row> {
                 .iter()
                 .enumerate()
                 .filter_map(|(j, &(x, y))| {
-                    let v = x + ratio.mul(y - x);
+                    let v = x + ratio.saturating_mul(y - x);
                     (v > Fx::ZERO).then_some((j as Uid, v))
                 })
                 .collect()
@@ -357,7 +361,7 @@ fn moving_bonds(
         .enumerate()
         .map(|(i, row)| {
             row.iter()
-                .map(|&(j, w)| (j, w.mul(active_stake[i])))
+                .map(|&(j, w)| (j, w.saturating_mul(active_stake[i])))
                 .collect()
         })
         .collect();
@@ -370,10 +374,10 @@ fn moving_bonds(
         .map(|(old_row, new_row)| {
             let mut acc = vec![Fx::ZERO; n];
             for &(j, v) in new_row {
-                acc[j as usize] = acc[j as usize] + params.alpha.mul(v);
+                acc[j as usize] = acc[j as usize] + params.alpha.saturating_mul(v);
             }
             for &(j, v) in old_row {
-                acc[j as usize] = acc[j as usize] + keep.mul(v);
+                acc[j as usize] = acc[j as usize] + keep.saturating_mul(v);
             }
             acc.iter()
                 .enumerate()
@@ -400,7 +404,7 @@ fn normalize_columns(matrix: &mut [Row], n: usize) {
     let sums = column_reduce(matrix, n, |a, b| a + b);
     for row in matrix.iter_mut() {
         for e in row.iter_mut() {
-            e.1 = e.1.div(sums[e.0 as usize]);
+            e.1 = e.1.safe_div(sums[e.0 as usize]);
         }
     }
 }
@@ -409,7 +413,7 @@ fn max_upscale_columns(mut matrix: Vec<Row>, n: usize) -> Vec<Row> {
     let maxima = column_reduce(&matrix, n, Fx::max);
     for row in matrix.iter_mut() {
         for e in row.iter_mut() {
-            e.1 = e.1.div(maxima[e.0 as usize]);
+            e.1 = e.1.safe_div(maxima[e.0 as usize]);
         }
     }
     matrix
@@ -438,8 +442,8 @@ fn emission_shares(
         };
         return (incentive.to_vec(), fallback.clone(), fallback);
     }
-    let server = incentive.iter().map(|x| x.div(sum)).collect();
-    let validator = dividends.iter().map(|x| x.div(sum)).collect();
+    let server = incentive.iter().map(|x| x.safe_div(sum)).collect();
+    let validator = dividends.iter().map(|x| x.safe_div(sum)).collect();
     normalize(&mut combined);
     (server, validator, combined)
 }

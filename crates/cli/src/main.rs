@@ -1,9 +1,11 @@
 //! `gradient`: the command-line entry point. Every flag can also be set from the environment
 //! (`GRADIENT_*`, shown in `--help`), and a `.env` file in the working directory is read first.
 
+mod chain;
 mod data;
 mod export;
 mod train;
+mod wallet;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -38,6 +40,12 @@ enum Command {
     /// Export a checkpoint to another format.
     #[command(subcommand)]
     Export(export::ExportCommand),
+    /// Create and inspect Bittensor wallets (btcli's file layout).
+    #[command(subcommand)]
+    Wallet(wallet::WalletCommand),
+    /// Run and inspect the embedded chain.
+    #[command(subcommand)]
+    Chain(chain::ChainCommand),
 }
 
 fn main() -> std::process::ExitCode {
@@ -59,6 +67,8 @@ fn main() -> std::process::ExitCode {
         Command::Train(args) => train::run(args, cli.log_format),
         Command::Data(cmd) => data::run(cmd),
         Command::Export(cmd) => export::run(cmd),
+        Command::Wallet(cmd) => wallet::run(cmd),
+        Command::Chain(cmd) => chain::run(cmd),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
