@@ -64,7 +64,7 @@ pub enum StoreError {
         store: String,
         key: String,
         op: &'static str,
-        source: object_store::Error,
+        source: Box<object_store::Error>,
     },
     #[error("invalid commitment: {0}")]
     Commitment(String),
