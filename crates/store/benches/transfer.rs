@@ -25,6 +25,26 @@ fn env_or(name: &str, default: usize) -> usize {
         .map_or(default, |v| v.parse().expect(name))
 }
 
+/// One boto3 upload and download of `mb` MB: (put MB/s, get MB/s).
+fn boto3(python: &std::path::Path, endpoint: &str, mb: usize) -> (f64, f64) {
+    let out = Command::new(python)
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../bench/s3_boto3.py"
+        ))
+        .args([endpoint, support::BUCKET, support::KEY, support::SECRET])
+        .args([mb.to_string(), "1".to_string()])
+        .output()
+        .expect("run bench/s3_boto3.py");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    (v["put"][0].as_f64().unwrap(), v["get"][0].as_f64().unwrap())
+}
+
 fn main() {
     let sizes: Vec<usize> = std::env::var("BENCH_SIZES_MB")
         .unwrap_or_else(|_| "50,500".into())
@@ -57,7 +77,7 @@ fn main() {
             ..StoreConfig::default()
         },
     );
-    println!("SeaweedFS at {endpoint}; {rounds} rounds, median MB/s");
+    println!("SeaweedFS at {endpoint}; {rounds} rounds after a warm-up, median MB/s");
     println!(
         "{:>8} {:>10} {:>10} {:>7} {:>10} {:>10} {:>7}",
         "size", "put ours", "put boto3", "ratio", "get ours", "get boto3", "ratio"
@@ -66,44 +86,43 @@ fn main() {
         let size = mb << 20;
         let data = Bytes::from((0..size).map(|i| i as u8).collect::<Vec<u8>>());
         let (mut put, mut get) = (Vec::new(), Vec::new());
-        for r in 0..rounds {
+        let (mut boto_put, mut boto_get) = (Vec::new(), Vec::new());
+        // One warm-up round each, then alternate who goes first so neither gets the fresher
+        // server.
+        for r in 0..=rounds {
+            let ours_first = r % 2 == 0;
+            let mut boto = || {
+                let (p, g) = boto3(&python, &endpoint, mb);
+                (r > 0).then(|| {
+                    boto_put.push(p);
+                    boto_get.push(g);
+                });
+            };
+            if !ours_first {
+                boto();
+            }
             let key = format!("bench/ours-{mb}-{r}");
             let start = Instant::now();
             runtime
                 .block_on(store.put(&key, PutPayload::from(data.clone()), false))
                 .unwrap();
-            put.push(size as f64 / start.elapsed().as_secs_f64() / 1e6);
+            let p = size as f64 / start.elapsed().as_secs_f64() / 1e6;
             let start = Instant::now();
             let back = runtime.block_on(store.get(&key, u64::MAX)).unwrap();
-            get.push(size as f64 / start.elapsed().as_secs_f64() / 1e6);
+            let g = size as f64 / start.elapsed().as_secs_f64() / 1e6;
             assert_eq!(back.len(), size);
+            drop(back);
             runtime.block_on(store.delete(&key)).unwrap();
+            if r > 0 {
+                put.push(p);
+                get.push(g);
+            }
+            if ours_first {
+                boto();
+            }
         }
-        let out = Command::new(&python)
-            .arg(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../../bench/s3_boto3.py"
-            ))
-            .args([&endpoint, support::BUCKET, support::KEY, support::SECRET])
-            .args([mb.to_string(), rounds.to_string()])
-            .output()
-            .expect("run bench/s3_boto3.py");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let boto: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        let series = |k: &str| -> Vec<f64> {
-            boto[k]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|v| v.as_f64().unwrap())
-                .collect()
-        };
-        let (op, bp) = (median(put), median(series("put")));
-        let (og, bg) = (median(get), median(series("get")));
+        let (op, bp) = (median(put), median(boto_put));
+        let (og, bg) = (median(get), median(boto_get));
         println!(
             "{:>6}MB {:>10.0} {:>10.0} {:>6.2}x {:>10.0} {:>10.0} {:>6.2}x",
             mb,

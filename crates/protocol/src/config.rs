@@ -1,0 +1,245 @@
+//! The run config: everything the subnet owner fixes for a run. Its blake3 (over canonical
+//! JSON) is the run id every envelope names, so two runs can never be mixed up.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::ProtocolError;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunConfig {
+    /// A name for people; the id is the hash.
+    pub name: String,
+    /// Seeds the genesis master and every page assignment.
+    pub seed: u64,
+    pub model: ModelSpec,
+    pub data: DataSpec,
+    pub windows: WindowSpec,
+    pub miner: MinerSpec,
+    pub codec: gradient_codec::Settings,
+    pub scoring: ScoringSpec,
+    pub aggregation: AggregationSpec,
+    pub limits: Limits,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSpec {
+    /// A preset of the model crate: tiny, small, 150m, 1b.
+    pub preset: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataSpec {
+    /// `bible` (bundled) or the location of a prepared dataset.
+    pub source: String,
+    /// `gpt2` or a tokenizer file's name as the data crate records it.
+    pub tokenizer: String,
+    pub seq_len: usize,
+    pub seqs_per_page: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WindowSpec {
+    /// The first block of window 0.
+    pub genesis_block: u64,
+    pub blocks_per_window: u64,
+    /// Blocks after a window ends during which its submissions may still land.
+    pub upload_grace_blocks: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MinerSpec {
+    /// Pages each miner must train on per window.
+    pub pages_per_window: usize,
+    /// Inner optimizer steps per window.
+    pub inner_steps: u64,
+    pub batch_size: usize,
+    pub lr: f64,
+    pub warmup_steps: u64,
+    pub weight_decay: f64,
+    pub grad_clip: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScoringSpec {
+    /// Held-out pages drawn after the window closes, on which every delta is judged.
+    pub eval_pages: usize,
+    /// How many of a miner's assigned pages, and of random training pages, compare its gains.
+    pub own_pages: usize,
+    /// A miner must gain at least this much more loss reduction on its own pages than on
+    /// random pages (it trained on them; a copier or a lazy miner did not).
+    pub min_own_advantage: f64,
+    /// Cosine similarity above which a later submission is a copy of an earlier one.
+    pub copy_similarity: f64,
+    /// Weight of a new score in the moving average over windows.
+    pub score_ema: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AggregationSpec {
+    /// How many of the best submissions make the next master.
+    pub top_k: usize,
+    /// Nesterov outer step.
+    pub outer_lr: f32,
+    pub outer_momentum: f32,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// The largest submission a validator downloads.
+    pub max_submission_bytes: u64,
+    /// The largest master or aggregate anyone downloads.
+    pub max_master_bytes: u64,
+}
+
+impl RunConfig {
+    /// A run that trains the tiny model on the bundled corpus in windows of a few seconds.
+    pub fn devnet(genesis_block: u64) -> Self {
+        RunConfig {
+            name: "devnet".into(),
+            seed: 42,
+            model: ModelSpec {
+                preset: "tiny".into(),
+            },
+            data: DataSpec {
+                source: "bible".into(),
+                tokenizer: "gpt2".into(),
+                seq_len: 128,
+                seqs_per_page: 8,
+            },
+            windows: WindowSpec {
+                genesis_block,
+                blocks_per_window: 15,
+                upload_grace_blocks: 3,
+            },
+            miner: MinerSpec {
+                pages_per_window: 4,
+                inner_steps: 20,
+                batch_size: 8,
+                lr: 3e-3,
+                warmup_steps: 5,
+                weight_decay: 0.1,
+                grad_clip: 1.0,
+            },
+            codec: gradient_codec::Settings::default(),
+            scoring: ScoringSpec {
+                eval_pages: 4,
+                own_pages: 2,
+                min_own_advantage: 0.0,
+                copy_similarity: 0.9,
+                score_ema: 0.5,
+            },
+            aggregation: AggregationSpec {
+                top_k: 3,
+                outer_lr: 0.7,
+                outer_momentum: 0.9,
+            },
+            limits: Limits {
+                max_submission_bytes: 64 << 20,
+                max_master_bytes: 4 << 30,
+            },
+        }
+    }
+
+    pub fn from_toml(text: &str) -> Result<Self, ProtocolError> {
+        let config: RunConfig =
+            toml::from_str(text).map_err(|e| ProtocolError::Config(e.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).expect("a run config always serialises")
+    }
+
+    /// The run id: blake3 of the config's canonical JSON.
+    pub fn id(&self) -> [u8; 32] {
+        let json = serde_json::to_vec(self).expect("a run config always serialises");
+        *blake3::keyed_hash(&blake3::hash(b"gradient run id v1").into(), &json).as_bytes()
+    }
+
+    pub fn validate(&self) -> Result<(), ProtocolError> {
+        let bad = |why: &str| Err(ProtocolError::Config(why.to_string()));
+        if self.windows.blocks_per_window == 0 {
+            return bad("windows.blocks_per_window must be positive");
+        }
+        if self.windows.upload_grace_blocks >= self.windows.blocks_per_window {
+            return bad("windows.upload_grace_blocks must be shorter than a window");
+        }
+        if self.miner.inner_steps == 0 || self.miner.batch_size == 0 {
+            return bad("miner.inner_steps and miner.batch_size must be positive");
+        }
+        if self.miner.pages_per_window == 0 {
+            return bad("miner.pages_per_window must be positive");
+        }
+        if !(self.miner.lr > 0.0 && self.miner.lr.is_finite()) {
+            return bad("miner.lr must be a positive number");
+        }
+        if self.data.seq_len == 0 || self.data.seqs_per_page == 0 {
+            return bad("data.seq_len and data.seqs_per_page must be positive");
+        }
+        if self.scoring.eval_pages == 0 {
+            return bad("scoring.eval_pages must be positive");
+        }
+        if !(0.0..=1.0).contains(&self.scoring.score_ema) || self.scoring.score_ema == 0.0 {
+            return bad("scoring.score_ema must be in (0, 1]");
+        }
+        if !(-1.0..=1.0).contains(&self.scoring.copy_similarity) {
+            return bad("scoring.copy_similarity must be a cosine, in [-1, 1]");
+        }
+        if self.aggregation.top_k == 0 {
+            return bad("aggregation.top_k must be positive");
+        }
+        let lr = self.aggregation.outer_lr;
+        let mu = self.aggregation.outer_momentum;
+        if !(lr > 0.0 && lr.is_finite()) || !(0.0..1.0).contains(&mu) {
+            return bad("aggregation.outer_lr must be positive and outer_momentum in [0, 1)");
+        }
+        self.codec
+            .validate()
+            .map_err(|e| ProtocolError::Config(format!("codec: {e}")))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn toml_round_trip_and_stable_id() {
+        let config = RunConfig::devnet(100);
+        let text = config.to_toml();
+        let back = RunConfig::from_toml(&text).unwrap();
+        assert_eq!(back, config);
+        assert_eq!(back.id(), config.id());
+        let mut other = config.clone();
+        other.seed += 1;
+        assert_ne!(other.id(), config.id());
+    }
+
+    #[test]
+    fn bad_configs_say_what_is_wrong() {
+        let text = RunConfig::devnet(0).to_toml();
+        let unknown = text.replace("seed = 42", "seed = 42\nsede = 1");
+        assert!(
+            RunConfig::from_toml(&unknown)
+                .unwrap_err()
+                .to_string()
+                .contains("sede")
+        );
+        let zero = text.replace("blocks_per_window = 15", "blocks_per_window = 0");
+        let err = RunConfig::from_toml(&zero).unwrap_err().to_string();
+        assert!(err.contains("blocks_per_window"), "{err}");
+        let mut mu = RunConfig::devnet(0);
+        mu.aggregation.outer_momentum = 1.0;
+        assert!(mu.validate().is_err());
+    }
+}

@@ -1,0 +1,25 @@
+//! Gradient's rules, pure: no I/O and no clock. Time arrives as block numbers and timestamps,
+//! randomness as seeds, so two validators given the same inputs agree to the bit.
+//!
+//! - [`RunConfig`]: what the subnet owner fixes; its hash is the run id.
+//! - [`Windows`]: which blocks make a window, when uploads are on time.
+//! - [`scoring`]: a submission's score from measured losses, or why it earns nothing; smoothing,
+//!   weights, copy detection.
+//! - [`aggregate`]: the best submissions, clipped and averaged, and the outer Nesterov step.
+//!
+//! ```
+//! use gradient_protocol::{RunConfig, Windows};
+//! let run = RunConfig::devnet(100);
+//! let windows = Windows::from(&run.windows);
+//! assert_eq!(windows.window_at(100 + 15), Some(1));
+//! ```
+pub mod aggregate;
+pub mod config;
+pub mod error;
+pub mod scoring;
+pub mod window;
+
+pub use config::RunConfig;
+pub use error::ProtocolError;
+pub use scoring::{Measurement, Rejection};
+pub use window::{Timing, Windows};

@@ -1,0 +1,174 @@
+//! Scoring: how much a delta lowers the base master's loss on pages no miner could know, and
+//! whether its miner did the work it was assigned. Every number here is computed from
+//! measurements passed in, so two validators with the same measurements agree exactly.
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::ScoringSpec;
+
+/// Mean losses a validator measured for one submission, on the base master before and after
+/// applying the delta.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Measurement {
+    /// On the evaluation pages, drawn after the window closed.
+    pub eval_before: f64,
+    pub eval_after: f64,
+    /// On a sample of the miner's own assigned pages.
+    pub own_before: f64,
+    pub own_after: f64,
+    /// On as many training pages assigned to no one in particular.
+    pub random_before: f64,
+    pub random_after: f64,
+}
+
+/// Why a submission earns nothing this window.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+pub enum Rejection {
+    /// No submission by the deadline.
+    Missing,
+    /// Larger than the run's cap; not downloaded.
+    TooLarge,
+    /// Signature, run, window, kind or hash do not check out.
+    BadEnvelope { detail: String },
+    /// Built on a master other than the window's base.
+    WrongBase,
+    /// Uploaded before the window started.
+    Early,
+    /// Uploaded after the deadline.
+    Late,
+    /// The payload is not a valid delta for this model and codec.
+    Undecodable { detail: String },
+    /// Loss was not finite before or after applying the delta.
+    NonFinite,
+    /// Gained no more on its own pages than on random ones: it did not train on them.
+    NotTrained,
+    /// Too similar to a submission uploaded earlier by another miner.
+    Copy { of: String },
+}
+
+/// The loss reduction a delta brings on the evaluation pages (never negative), or why it earns
+/// nothing.
+pub fn score(m: &Measurement, spec: &ScoringSpec) -> Result<f64, Rejection> {
+    let values = [
+        m.eval_before,
+        m.eval_after,
+        m.own_before,
+        m.own_after,
+        m.random_before,
+        m.random_after,
+    ];
+    if values.iter().any(|v| !v.is_finite()) {
+        return Err(Rejection::NonFinite);
+    }
+    let own_gain = m.own_before - m.own_after;
+    let random_gain = m.random_before - m.random_after;
+    if own_gain - random_gain <= spec.min_own_advantage {
+        return Err(Rejection::NotTrained);
+    }
+    Ok((m.eval_before - m.eval_after).max(0.0))
+}
+
+/// Moves a miner's running score toward this window's (0 for a rejected or missing one).
+pub fn smooth(previous: Option<f64>, this_window: f64, ema: f64) -> f64 {
+    match previous {
+        None => ema * this_window,
+        Some(p) => ema * this_window + (1.0 - ema) * p,
+    }
+}
+
+/// Weights for the chain: running scores normalised to sum to one (all zero if none is
+/// positive).
+pub fn weights(scores: &[f64]) -> Vec<f32> {
+    let total: f64 = scores.iter().filter(|s| **s > 0.0).sum();
+    scores
+        .iter()
+        .map(|&s| {
+            if s > 0.0 && total > 0.0 {
+                (s / total) as f32
+            } else {
+                0.0
+            }
+        })
+        .collect()
+}
+
+/// Cosine similarity of two deltas, accumulated in f64 in a fixed order.
+pub fn cosine(a: &[f32], b: &[f32]) -> f64 {
+    let (mut dot, mut na, mut nb) = (0.0f64, 0.0f64, 0.0f64);
+    for (&x, &y) in a.iter().zip(b) {
+        let (x, y) = (x as f64, y as f64);
+        dot += x * y;
+        na += x * x;
+        nb += y * y;
+    }
+    if na == 0.0 || nb == 0.0 {
+        return 0.0;
+    }
+    dot / (na.sqrt() * nb.sqrt())
+}
+
+/// For submissions in upload order (earliest first, ties by the caller's stable order), the
+/// index of an earlier one each copies, if any.
+pub fn copies(deltas: &[&[f32]], threshold: f64) -> Vec<Option<usize>> {
+    (0..deltas.len())
+        .map(|i| (0..i).find(|&j| cosine(deltas[i], deltas[j]) > threshold))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> ScoringSpec {
+        crate::RunConfig::devnet(0).scoring
+    }
+
+    fn measured(eval: (f64, f64), own: (f64, f64), random: (f64, f64)) -> Measurement {
+        Measurement {
+            eval_before: eval.0,
+            eval_after: eval.1,
+            own_before: own.0,
+            own_after: own.1,
+            random_before: random.0,
+            random_after: random.1,
+        }
+    }
+
+    #[test]
+    fn honest_work_scores_its_loss_reduction() {
+        let m = measured((5.0, 4.6), (5.0, 4.2), (5.0, 4.7));
+        assert!((score(&m, &spec()).unwrap() - 0.4).abs() < 1e-12);
+        // A delta that makes things worse scores zero, not a negative number.
+        let m = measured((5.0, 5.2), (5.0, 4.9), (5.0, 5.3));
+        assert_eq!(score(&m, &spec()).unwrap(), 0.0);
+    }
+
+    #[test]
+    fn work_not_done_on_assigned_pages_is_rejected() {
+        // A copy of someone else's delta helps everywhere alike, its own pages no more.
+        let copied = measured((5.0, 4.6), (5.0, 4.7), (5.0, 4.7));
+        assert_eq!(score(&copied, &spec()), Err(Rejection::NotTrained));
+        let noise = measured((5.0, 6.0), (5.0, 6.1), (5.0, 6.0));
+        assert_eq!(score(&noise, &spec()), Err(Rejection::NotTrained));
+        let nan = measured((5.0, f64::NAN), (5.0, 4.0), (5.0, 4.5));
+        assert_eq!(score(&nan, &spec()), Err(Rejection::NonFinite));
+    }
+
+    #[test]
+    fn weights_and_smoothing() {
+        assert_eq!(weights(&[0.0, 1.0, 3.0]), vec![0.0, 0.25, 0.75]);
+        assert_eq!(weights(&[0.0, 0.0]), vec![0.0, 0.0]);
+        assert_eq!(smooth(None, 1.0, 0.5), 0.5);
+        assert_eq!(smooth(Some(0.5), 0.0, 0.5), 0.25);
+    }
+
+    #[test]
+    fn later_near_duplicates_are_copies() {
+        let a = [1.0f32, 2.0, 3.0, 0.0];
+        let b = [1.0f32, 2.0, 3.01, 0.0];
+        let c = [-3.0f32, 0.5, 0.0, 1.0];
+        assert_eq!(copies(&[&a, &c, &b], 0.9), vec![None, None, Some(0)]);
+        assert_eq!(cosine(&a, &[0.0; 4]), 0.0);
+    }
+}
