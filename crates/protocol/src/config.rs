@@ -199,7 +199,7 @@ impl RunConfig {
         }
         let lr = self.aggregation.outer_lr;
         let mu = self.aggregation.outer_momentum;
-        if !(lr > 0.0 && lr.is_finite()) || !(0.0..1.0).contains(&mu) {
+        if !(lr > 0.0 && lr.is_finite() && (0.0..1.0).contains(&mu)) {
             return bad("aggregation.outer_lr must be positive and outer_momentum in [0, 1)");
         }
         self.codec
