@@ -17,6 +17,9 @@ pub trait Chain: Send + Sync {
     fn commitments(&self) -> Result<Vec<Commitment>, ChainError>;
     /// Epochs run at a block at or after `since_block`, oldest first.
     fn epochs(&self, since_block: u64) -> Result<Vec<EpochRecord>, ChainError>;
+    /// The hash of a block already produced: randomness nobody knew before that block, such as
+    /// the seed of a window's evaluation pages.
+    fn block_hash(&self, block: u64) -> Result<[u8; 32], ChainError>;
     /// The last nonce `hotkey` used (0 if none).
     fn nonce(&self, hotkey: &AccountId) -> Result<u64, ChainError>;
     /// Applies a signed call, or refuses it and changes nothing.

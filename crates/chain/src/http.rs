@@ -173,6 +173,11 @@ fn get(chain: &LocalChain, path: &str, query: &str) -> Result<String, ChainError
         _ => {
             if let Some(who) = path.strip_prefix("/v1/commitment/") {
                 to_json(&chain.commitment(&account(who)?)?)
+            } else if let Some(block) = path.strip_prefix("/v1/block_hash/") {
+                let block = block
+                    .parse::<u64>()
+                    .map_err(|_| ChainError::Malformed("not a block number".into()))?;
+                to_json(&hex::encode(chain.block_hash(block)?))
             } else if let Some(who) = path.strip_prefix("/v1/nonce/") {
                 to_json(&chain.nonce(&account(who)?)?)
             } else {
@@ -337,6 +342,14 @@ impl Chain for RemoteChain {
 
     fn nonce(&self, hotkey: &AccountId) -> Result<u64, ChainError> {
         self.get(&format!("/v1/nonce/{hotkey}"))
+    }
+
+    fn block_hash(&self, block: u64) -> Result<[u8; 32], ChainError> {
+        let text: String = self.get(&format!("/v1/block_hash/{block}"))?;
+        hex::decode(&text)
+            .ok()
+            .and_then(|b| <[u8; 32]>::try_from(b).ok())
+            .ok_or_else(|| self.remote("malformed block hash"))
     }
 
     fn submit(&self, call: &SignedCall) -> Result<Receipt, ChainError> {

@@ -53,6 +53,8 @@ pub struct LocalChain {
     conn: Mutex<Connection>,
     params: SubnetParams,
     chain_id: String,
+    /// Secret randomness drawn when the chain was created; block hashes derive from it.
+    salt: [u8; 32],
     clock: Arc<dyn Clock>,
 }
 
@@ -135,12 +137,36 @@ impl LocalChain {
                 r.get(0)
             })
             .map_err(db)?;
+        let salt: Option<String> = tx
+            .query_row("SELECT value FROM meta WHERE key = 'salt'", [], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(db)?;
+        let salt = match salt
+            .and_then(|s| hex::decode(s).ok())
+            .and_then(|b| <[u8; 32]>::try_from(b).ok())
+        {
+            Some(salt) => salt,
+            None => {
+                let mut salt = [0u8; 32];
+                getrandom::fill(&mut salt)
+                    .map_err(|e| ChainError::Invalid(format!("no randomness: {e}")))?;
+                tx.execute(
+                    "INSERT OR REPLACE INTO meta VALUES ('salt', ?1)",
+                    [hex::encode(salt)],
+                )
+                .map_err(db)?;
+                salt
+            }
+        };
         tx.commit().map_err(db)?;
         Ok(LocalChain {
             path: path.to_path_buf(),
             conn: Mutex::new(conn),
             params,
             chain_id,
+            salt,
             clock,
         })
     }
@@ -655,6 +681,19 @@ impl Chain for LocalChain {
             }
             Ok(records)
         })
+    }
+
+    fn block_hash(&self, block: u64) -> Result<[u8; 32], ChainError> {
+        let head = self.current_block();
+        if block > head {
+            return Err(ChainError::Invalid(format!(
+                "block {block} is not produced yet (head is {head})"
+            )));
+        }
+        let mut hasher = blake3::Hasher::new_keyed(&self.salt);
+        hasher.update(self.chain_id.as_bytes());
+        hasher.update(&block.to_le_bytes());
+        Ok(*hasher.finalize().as_bytes())
     }
 
     fn nonce(&self, hotkey: &AccountId) -> Result<u64, ChainError> {

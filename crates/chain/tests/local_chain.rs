@@ -317,6 +317,19 @@ fn a_full_subnet_replaces_the_lowest_emission_outside_immunity() {
 }
 
 #[test]
+fn block_hashes_exist_only_for_produced_blocks_and_differ() {
+    let dir = tempfile::tempdir().unwrap();
+    let (chain, clock) = chain(&dir);
+    clock.set(5 * BLOCK_MS);
+    let h4 = chain.block_hash(4).unwrap();
+    assert_ne!(h4, chain.block_hash(5).unwrap());
+    assert!(chain.block_hash(6).is_err());
+    let other =
+        LocalChain::open_with(&dir.path().join("chain.sqlite"), None, clock.clone()).unwrap();
+    assert_eq!(other.block_hash(4).unwrap(), h4);
+}
+
+#[test]
 fn a_chain_file_keeps_its_parameters_and_refuses_garbage() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("chain.sqlite");

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use gradient_data::{
-    Dataset, Document, Loader, PageLayout, Split, Tokenizer, corpus, input, pages, prepare,
+    Dataset, Document, Loader, PageLayout, Split, Tokenizer, input, pages, prepare,
 };
 use gradient_model::synthetic::SyntheticStream;
 use gradient_model::{Batch, ModelConfig};
@@ -54,11 +54,7 @@ pub fn run(cmd: DataCommand) -> anyhow::Result<()> {
 /// The documents of `input` with their splits.
 fn documents(input: &str) -> anyhow::Result<Vec<(Split, Document)>> {
     if input == "bible" {
-        return Ok(corpus::bible()
-            .into_iter()
-            .enumerate()
-            .map(|(i, d)| (corpus::bible_split(i), d))
-            .collect());
+        return Ok(gradient_data::bundled::bible_documents());
     }
     let mut docs = Vec::new();
     for file in input::input_files(Path::new(input))? {
@@ -91,7 +87,8 @@ fn prepare_with_progress(
 
 /// The bundled corpus, tokenized once into the cache and reused after that.
 fn bible_dataset() -> anyhow::Result<PathBuf> {
-    let dir = cache_dir().join("data").join("bible-gpt2-v1");
+    let cache = gradient_data::bundled::cache_dir();
+    let dir = cache.join("data").join("bible-gpt2-v1");
     if Dataset::open(&dir).is_ok() {
         return Ok(dir);
     }
@@ -99,39 +96,13 @@ fn bible_dataset() -> anyhow::Result<PathBuf> {
         "tokenizing the bundled corpus into {} (once)",
         dir.display()
     );
-    // Prepared beside the final place and renamed into it, so a crash or a concurrent run never
-    // leaves a half-written dataset where readers look.
-    let tmp = dir.with_extension(format!("tmp{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
-    prepare_with_progress(
-        documents("bible")?,
-        &Tokenizer::gpt2(),
-        &tmp,
-        gradient_data::shard::DEFAULT_SHARD_TOKENS,
-    )?;
-    if std::fs::rename(&tmp, &dir).is_err() {
-        // Another process got there first (or a broken copy is in the way): keep a valid one.
-        if Dataset::open(&dir).is_err() {
-            let _ = std::fs::remove_dir_all(&dir);
-            std::fs::rename(&tmp, &dir)
-                .with_context(|| format!("moving the dataset into {}", dir.display()))?;
-        } else {
-            let _ = std::fs::remove_dir_all(&tmp);
-        }
-    }
+    let bar = ProgressBar::new(gradient_data::bundled::bible_bytes()).with_style(
+        ProgressStyle::with_template("{spinner} tokenizing [{elapsed_precise}] {bar:30} {bytes}/{total_bytes} ({bytes_per_sec})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let dir = gradient_data::bundled::bible_dataset(&cache, &|done| bar.set_position(done))?;
+    bar.finish_and_clear();
     Ok(dir)
-}
-
-/// `$GRADIENT_CACHE`, else `$XDG_CACHE_HOME/gradient`, else `~/.cache/gradient`.
-fn cache_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("GRADIENT_CACHE") {
-        return PathBuf::from(dir);
-    }
-    if let Some(dir) = std::env::var_os("XDG_CACHE_HOME") {
-        return PathBuf::from(dir).join("gradient");
-    }
-    let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("."), PathBuf::from);
-    home.join(".cache").join("gradient")
 }
 
 /// Training batches and fixed validation batches for local training.

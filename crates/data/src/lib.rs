@@ -25,6 +25,7 @@
 //! # Ok::<(), gradient_data::DataError>(())
 //! ```
 
+pub mod bundled;
 pub mod corpus;
 mod error;
 pub mod input;

@@ -281,6 +281,21 @@ fn write_tensors(
     tensors: &[(String, &[usize], &[f32])],
 ) -> Result<FileEntry, ModelError> {
     let path = dir.join(file);
+    let bytes = tensors_to_bytes(&path, tensors)?;
+    write_atomic(&path, &bytes)?;
+    Ok(FileEntry {
+        bytes: bytes.len() as u64,
+        blake3: blake3::hash(&bytes).to_hex().to_string(),
+    })
+}
+
+/// f32 tensors as safetensors bytes, the format of checkpoints and of masters on the wire.
+/// `label` names the file or object in errors.
+pub fn tensors_to_bytes(
+    label: &Path,
+    tensors: &[(String, &[usize], &[f32])],
+) -> Result<Vec<u8>, ModelError> {
+    let path = label;
     let raw: Vec<Vec<u8>> = tensors
         .iter()
         .map(|(_, _, v)| v.iter().flat_map(|x| x.to_le_bytes()).collect())
@@ -288,19 +303,24 @@ fn write_tensors(
     let mut views = Vec::with_capacity(tensors.len());
     for ((name, shape, _), bytes) in tensors.iter().zip(&raw) {
         let view = TensorView::new(Dtype::F32, shape.to_vec(), bytes)
-            .map_err(|e| ModelError::checkpoint(&path, format!("{name}: {e}")))?;
+            .map_err(|e| ModelError::checkpoint(path, format!("{name}: {e}")))?;
         views.push((name.clone(), view));
     }
     let metadata = [("format".to_string(), "pt".to_string())]
         .into_iter()
         .collect();
-    let bytes = safetensors::serialize(views, Some(metadata))
-        .map_err(|e| ModelError::checkpoint(&path, e.to_string()))?;
-    write_atomic(&path, &bytes)?;
-    Ok(FileEntry {
-        bytes: bytes.len() as u64,
-        blake3: blake3::hash(&bytes).to_hex().to_string(),
-    })
+    safetensors::serialize(views, Some(metadata))
+        .map_err(|e| ModelError::checkpoint(path, e.to_string()))
+}
+
+/// Parses safetensors bytes holding exactly the tensors of `wanted` (names and shapes), all
+/// f32 and finite; returns their values in that order.
+pub fn tensors_from_bytes(
+    label: &Path,
+    bytes: &[u8],
+    wanted: &[ParamSpec],
+) -> Result<Vec<Vec<f32>>, ModelError> {
+    parse_tensors(label, bytes, wanted.iter().map(|s| (s.name.clone(), s)))
 }
 
 /// Parses a safetensors buffer holding exactly the `wanted` f32 tensors; returns them in order.

@@ -78,6 +78,9 @@ pub struct ScoringSpec {
     pub copy_similarity: f64,
     /// Weight of a new score in the moving average over windows.
     pub score_ema: f64,
+    /// A submission scoring below this fraction of the window's best earns nothing and is not
+    /// aggregated: noise that happens to lower the loss a little is not work.
+    pub min_relative_score: f64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -135,6 +138,7 @@ impl RunConfig {
                 min_own_advantage: 0.0,
                 copy_similarity: 0.9,
                 score_ema: 0.5,
+                min_relative_score: 0.2,
             },
             aggregation: AggregationSpec {
                 top_k: 3,
@@ -190,6 +194,9 @@ impl RunConfig {
         }
         if !(0.0..=1.0).contains(&self.scoring.score_ema) || self.scoring.score_ema == 0.0 {
             return bad("scoring.score_ema must be in (0, 1]");
+        }
+        if !(0.0..1.0).contains(&self.scoring.min_relative_score) {
+            return bad("scoring.min_relative_score must be in [0, 1)");
         }
         if !(-1.0..=1.0).contains(&self.scoring.copy_similarity) {
             return bad("scoring.copy_similarity must be a cosine, in [-1, 1]");

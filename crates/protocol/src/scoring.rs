@@ -69,6 +69,16 @@ pub fn score(m: &Measurement, spec: &ScoringSpec) -> Result<f64, Rejection> {
     Ok((m.eval_before - m.eval_after).max(0.0))
 }
 
+/// Zeroes the scores below `min_relative` of the window's best.
+pub fn cut_below_best(scores: &mut [f64], min_relative: f64) {
+    let best = scores.iter().copied().fold(0.0f64, f64::max);
+    for s in scores.iter_mut() {
+        if *s < min_relative * best {
+            *s = 0.0;
+        }
+    }
+}
+
 /// Moves a miner's running score toward this window's (0 for a rejected or missing one).
 pub fn smooth(previous: Option<f64>, this_window: f64, ema: f64) -> f64 {
     match previous {
@@ -153,6 +163,13 @@ mod tests {
         assert_eq!(score(&noise, &spec()), Err(Rejection::NotTrained));
         let nan = measured((5.0, f64::NAN), (5.0, 4.0), (5.0, 4.5));
         assert_eq!(score(&nan, &spec()), Err(Rejection::NonFinite));
+    }
+
+    #[test]
+    fn scores_far_below_the_best_earn_nothing() {
+        let mut scores = [0.1, 0.09, 0.002, 0.0];
+        cut_below_best(&mut scores, 0.2);
+        assert_eq!(scores, [0.1, 0.09, 0.0, 0.0]);
     }
 
     #[test]

@@ -64,6 +64,13 @@ impl Windows {
         }
     }
 
+    /// The master a window's miners train from. Miners build on the master of two windows
+    /// back, which exists a whole window before they need it, so they never wait for validators:
+    /// window `w` trains from master `w - 1`, and its deltas make master `w + 1` from master `w`.
+    pub fn base_master(&self, window: u64) -> u64 {
+        window.saturating_sub(1)
+    }
+
     /// The last window that is closed and past its deadline at `block`: the one validators can
     /// judge now.
     pub fn judgeable(&self, block: u64) -> Option<u64> {
@@ -93,6 +100,10 @@ mod tests {
         assert_eq!(w.judgeable(112), Some(0));
         assert_eq!(w.judgeable(121), Some(0));
         assert_eq!(w.judgeable(122), Some(1));
+        assert_eq!(
+            (w.base_master(0), w.base_master(1), w.base_master(5)),
+            (0, 0, 4)
+        );
         assert_eq!(w.timing(5, 10, 20), Timing::Early);
         assert_eq!(w.timing(10, 10, 20), Timing::OnTime);
         assert_eq!(w.timing(20, 10, 20), Timing::Late);

@@ -300,6 +300,22 @@ impl Store {
         self.timed(key, "head", work).await
     }
 
+    /// The size of the object at `key` and when the server says it was written (Unix ms).
+    pub async fn stat(&self, key: &str) -> Result<Option<(u64, u64)>, StoreError> {
+        let path = self.path(key);
+        let work = async {
+            match self.inner.head(&path).await {
+                Ok(meta) => Ok(Some((
+                    meta.size,
+                    meta.last_modified.timestamp_millis().max(0) as u64,
+                ))),
+                Err(object_store::Error::NotFound { .. }) => Ok(None),
+                Err(e) => Err(self.backend(key, "head", e)),
+            }
+        };
+        self.timed(key, "head", work).await
+    }
+
     /// Reads the object at `key`, refusing it unread if it is over `cap` bytes.
     pub async fn get(&self, key: &str, cap: u64) -> Result<Bytes, StoreError> {
         let work = async {

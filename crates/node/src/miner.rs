@@ -1,0 +1,127 @@
+//! The miner's work for one window: train the inner steps from the window's base master on the
+//! pages assigned to this hotkey, take the change (the delta), compress it with error feedback,
+//! and publish it signed.
+
+use std::time::Instant;
+
+use bytes::Bytes;
+use gradient_chain::{AccountId, Keypair};
+use gradient_codec::ErrorFeedback;
+use gradient_data::Split;
+use gradient_data::pages::assigned_pages;
+use gradient_model::{Schedule, TrainConfig, Trainer};
+use gradient_store::{Header, Kind, Store, layout};
+
+use crate::context::RunContext;
+use crate::error::NodeError;
+use crate::master::Master;
+
+/// Error feedback keeps this much of what was not sent; the rest decays.
+pub const FEEDBACK_BETA: f32 = 0.9;
+
+/// What training one window did.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrainReport {
+    pub steps: u64,
+    pub tokens: usize,
+    pub seconds: f64,
+    pub first_loss: f64,
+    pub last_loss: f64,
+}
+
+/// The pages `hotkey` must train on in `window`; validators recompute the same.
+pub fn pages_for(ctx: &RunContext, window: u64, hotkey: &AccountId) -> Result<Vec<u64>, NodeError> {
+    Ok(assigned_pages(
+        ctx.run.seed,
+        window,
+        &hotkey.to_ss58(),
+        ctx.run.miner.pages_per_window,
+        ctx.corpus.num_pages(Split::Train),
+    )?)
+}
+
+/// The inner optimizer for one window: AdamW with warmup, cosine to 10% over the window.
+pub fn inner_config(ctx: &RunContext) -> TrainConfig {
+    let m = &ctx.run.miner;
+    TrainConfig {
+        lr: m.lr,
+        warmup_steps: m.warmup_steps,
+        total_steps: m.inner_steps,
+        schedule: Schedule::Cosine,
+        weight_decay: m.weight_decay,
+        grad_clip: m.grad_clip,
+        ..TrainConfig::default()
+    }
+}
+
+/// Trains `inner_steps` from `base` on `pages`; returns the delta (trained minus base).
+pub fn train_window(
+    ctx: &RunContext,
+    base: &Master,
+    pages: &[u64],
+) -> Result<(Vec<Vec<f32>>, TrainReport), NodeError> {
+    let start = Instant::now();
+    let model = ctx.model_from(&base.params)?;
+    let batches = ctx
+        .corpus
+        .training_batches(pages, ctx.run.miner.batch_size)?;
+    let mut trainer = Trainer::new(model, inner_config(ctx))?;
+    let mut report = TrainReport {
+        steps: 0,
+        tokens: 0,
+        seconds: 0.0,
+        first_loss: f64::NAN,
+        last_loss: f64::NAN,
+    };
+    for step in 0..ctx.run.miner.inner_steps {
+        let batch = &batches[step as usize % batches.len()];
+        let stats = trainer.step(std::slice::from_ref(batch))?;
+        if step == 0 {
+            report.first_loss = stats.loss;
+        }
+        report.last_loss = stats.loss;
+        report.tokens += stats.tokens;
+        report.steps += 1;
+    }
+    let trained = trainer.model().read_params()?;
+    let delta = trained
+        .into_iter()
+        .zip(&base.params)
+        .map(|(t, b)| t.values.iter().zip(b).map(|(x, y)| x - y).collect())
+        .collect();
+    report.seconds = start.elapsed().as_secs_f64();
+    Ok((delta, report))
+}
+
+/// Compresses a delta with error feedback: what is not sent now is carried to later windows.
+pub fn compress(
+    ctx: &RunContext,
+    feedback: &mut ErrorFeedback,
+    delta: &[Vec<f32>],
+) -> Result<Vec<u8>, NodeError> {
+    let views: Vec<&[f32]> = delta.iter().map(Vec::as_slice).collect();
+    Ok(feedback.compress(&ctx.codec, &views)?)
+}
+
+/// Publishes a compressed delta for `window`, built on the master whose payload hash is `base`.
+pub async fn submit(
+    store: &Store,
+    ctx: &RunContext,
+    key: &Keypair,
+    window: u64,
+    base: [u8; 32],
+    payload: Vec<u8>,
+) -> Result<Header, NodeError> {
+    Ok(store
+        .put_envelope(
+            &layout::submission(&ctx.id, window, &key.account()),
+            key,
+            Kind::Submission,
+            ctx.id,
+            window,
+            base,
+            Bytes::from(payload),
+            true,
+        )
+        .await?)
+}

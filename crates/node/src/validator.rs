@@ -1,0 +1,247 @@
+//! The validator's judgement of one window: fetch every submission within the caps, check its
+//! envelope and timing, decode it, measure it against the base master, score it, and fold the
+//! best into the next master.
+
+use bytes::Bytes;
+use gradient_chain::{AccountId, Uid};
+use gradient_codec::Delta;
+use gradient_data::Split;
+use gradient_data::pages::evaluation_pages;
+use gradient_model::{Batch, Model};
+use gradient_protocol::Timing;
+use gradient_protocol::aggregate::{clipped_weights, norm, outer_step};
+use gradient_protocol::scoring::{self, Measurement, Rejection};
+use gradient_store::{Expect, Kind, Store, StoreError, layout};
+use serde::{Deserialize, Serialize};
+
+use crate::context::RunContext;
+use crate::error::NodeError;
+use crate::master::Master;
+use crate::miner::pages_for;
+
+/// A miner whose submission is to be judged, and where to read it.
+pub struct Candidate {
+    pub uid: Uid,
+    pub hotkey: AccountId,
+    pub store: Store,
+}
+
+/// A verified submission, not yet decoded.
+pub struct Fetched {
+    pub payload: Bytes,
+    pub uploaded_ms: u64,
+    pub bytes: u64,
+}
+
+/// Fetches a submission and checks everything short of its contents: size cap, signature, run,
+/// window, kind, base master and payload hash, then its upload time against the timestamps of
+/// the window's first block and of its deadline block.
+pub async fn fetch(
+    ctx: &RunContext,
+    candidate: &Candidate,
+    window: u64,
+    base: [u8; 32],
+    start_ms: u64,
+    deadline_ms: u64,
+) -> Result<Fetched, Rejection> {
+    let key = layout::submission(&ctx.id, window, &candidate.hotkey);
+    let stat = candidate
+        .store
+        .stat(&key)
+        .await
+        .map_err(|e| Rejection::BadEnvelope {
+            detail: e.to_string(),
+        })?;
+    let Some((size, uploaded_ms)) = stat else {
+        return Err(Rejection::Missing);
+    };
+    match ctx.windows.timing(uploaded_ms, start_ms, deadline_ms) {
+        Timing::OnTime => {}
+        Timing::Early => return Err(Rejection::Early),
+        Timing::Late => return Err(Rejection::Late),
+    }
+    let expect = Expect {
+        kind: Some(Kind::Submission),
+        run: Some(ctx.id),
+        window: Some(window),
+        base: None,
+        signer: Some(candidate.hotkey),
+    };
+    let opened = candidate
+        .store
+        .get_envelope(&key, &expect, ctx.run.limits.max_submission_bytes)
+        .await
+        .map_err(|e| match e {
+            StoreError::TooLarge { .. } => Rejection::TooLarge,
+            StoreError::NotFound { .. } => Rejection::Missing,
+            other => Rejection::BadEnvelope {
+                detail: other.to_string(),
+            },
+        })?;
+    if opened.header.base != base {
+        return Err(Rejection::WrongBase);
+    }
+    Ok(Fetched {
+        payload: opened.payload,
+        uploaded_ms,
+        bytes: size,
+    })
+}
+
+/// The seed of a window's evaluation pages: fixed by a block hash the chain produced only after
+/// the window's deadline, so no miner could know the pages while training.
+pub fn eval_seed(run: &[u8; 32], window: u64, block_hash: &[u8; 32]) -> [u8; 32] {
+    let mut hasher = blake3::Hasher::new_derive_key("gradient eval seed v1");
+    hasher.update(run);
+    hasher.update(&window.to_le_bytes());
+    hasher.update(block_hash);
+    *hasher.finalize().as_bytes()
+}
+
+/// What stays the same for every submission of a window: the base model, the evaluation pages
+/// and the base's loss on them.
+pub struct Judge<'a> {
+    ctx: &'a RunContext,
+    base: &'a Master,
+    base_model: Model,
+    window: u64,
+    seed: [u8; 32],
+    eval: Vec<Batch>,
+    pub eval_before: f64,
+}
+
+impl<'a> Judge<'a> {
+    pub fn new(
+        ctx: &'a RunContext,
+        base: &'a Master,
+        window: u64,
+        seed: [u8; 32],
+    ) -> Result<Self, NodeError> {
+        let base_model = ctx.model_from(&base.params)?;
+        let pages = evaluation_pages(
+            &seed,
+            ctx.run.scoring.eval_pages,
+            ctx.corpus.num_pages(Split::Validation),
+        )?;
+        let eval = ctx.corpus.page_batches(Split::Validation, &pages)?;
+        let eval_before = ctx.mean_loss(&base_model, &eval)?;
+        Ok(Judge {
+            ctx,
+            base,
+            base_model,
+            window,
+            seed,
+            eval,
+            eval_before,
+        })
+    }
+
+    /// Decodes a payload strictly for this run's model and codec.
+    pub fn decode(&self, payload: &[u8]) -> Result<Delta, Rejection> {
+        self.ctx
+            .codec
+            .decode(payload)
+            .map_err(|e| Rejection::Undecodable {
+                detail: e.to_string(),
+            })
+    }
+
+    /// The delta as dense tensors (for norms, copy detection and measuring).
+    pub fn dense(&self, delta: &Delta) -> Result<Vec<Vec<f32>>, NodeError> {
+        let mut out: Vec<Vec<f32>> = self
+            .base
+            .params
+            .iter()
+            .map(|p| vec![0.0; p.len()])
+            .collect();
+        self.ctx.codec.apply(&[(delta, 1.0)], &mut out)?;
+        Ok(out)
+    }
+
+    /// Losses of the base and of base + delta on the evaluation pages, on a sample of the
+    /// miner's assigned pages, and on as many random training pages.
+    pub fn measure(
+        &self,
+        hotkey: &AccountId,
+        dense: &[Vec<f32>],
+    ) -> Result<Measurement, NodeError> {
+        let ctx = self.ctx;
+        let n = ctx.run.scoring.own_pages;
+        let mut own = pages_for(ctx, self.window, hotkey)?;
+        own.truncate(n);
+        let mut key = self.seed.to_vec();
+        key.extend_from_slice(&hotkey.0);
+        let random = evaluation_pages(
+            blake3::hash(&key).as_bytes(),
+            n,
+            ctx.corpus.num_pages(Split::Train),
+        )?;
+        let own = ctx.corpus.page_batches(Split::Train, &own)?;
+        let random = ctx.corpus.page_batches(Split::Train, &random)?;
+        let after: Vec<Vec<f32>> = self
+            .base
+            .params
+            .iter()
+            .zip(dense)
+            .map(|(p, d)| p.iter().zip(d).map(|(x, y)| x + y).collect())
+            .collect();
+        let model = ctx.model_from(&after)?;
+        Ok(Measurement {
+            eval_before: self.eval_before,
+            eval_after: ctx.mean_loss(&model, &self.eval)?,
+            own_before: ctx.mean_loss(&self.base_model, &own)?,
+            own_after: ctx.mean_loss(&model, &own)?,
+            random_before: ctx.mean_loss(&self.base_model, &random)?,
+            random_after: ctx.mean_loss(&model, &random)?,
+        })
+    }
+}
+
+/// One miner's outcome for a window.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Judged {
+    pub uid: Uid,
+    pub hotkey: AccountId,
+    pub outcome: Result<f64, Rejection>,
+    pub measurement: Option<Measurement>,
+    pub bytes: u64,
+}
+
+/// The next master: the chosen deltas, each weighted `1/n` and clipped to the median norm,
+/// summed in the order given, then the outer Nesterov step on `latest`.
+pub fn next_master(
+    ctx: &RunContext,
+    latest: &Master,
+    chosen: &[(&Delta, f64)],
+) -> Result<Master, NodeError> {
+    let norms: Vec<f64> = chosen.iter().map(|c| c.1).collect();
+    let weights = clipped_weights(&norms);
+    let mut update: Vec<Vec<f32>> = latest.params.iter().map(|p| vec![0.0; p.len()]).collect();
+    let weighted: Vec<(&Delta, f32)> = chosen
+        .iter()
+        .zip(&weights)
+        .map(|(c, &w)| (c.0, w))
+        .collect();
+    ctx.codec.apply(&weighted, &mut update)?;
+    let mut next = latest.clone();
+    let a = &ctx.run.aggregation;
+    for ((p, m), u) in next
+        .params
+        .iter_mut()
+        .zip(next.momentum.iter_mut())
+        .zip(&update)
+    {
+        outer_step(p, m, u, a.outer_lr, a.outer_momentum)?;
+    }
+    Ok(next)
+}
+
+/// L2 norm of a dense delta over all tensors.
+pub fn delta_norm(dense: &[Vec<f32>]) -> f64 {
+    dense.iter().map(|t| norm(t).powi(2)).sum::<f64>().sqrt()
+}
+
+/// Score or rejection from a measurement.
+pub fn score(ctx: &RunContext, m: &Measurement) -> Result<f64, Rejection> {
+    scoring::score(m, &ctx.run.scoring)
+}

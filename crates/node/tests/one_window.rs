@@ -1,0 +1,219 @@
+//! One window end to end, in one process: the owner publishes a run, two honest miners train
+//! and submit, three hostile ones submit noise, nothing, and a copy; the validator verifies,
+//! measures and scores them all and makes the next master from the best.
+
+use bytes::Bytes;
+use gradient_chain::Keypair;
+use gradient_codec::ErrorFeedback;
+use gradient_model::Device;
+use gradient_node::master::master_hash;
+use gradient_node::validator::{self, Candidate, Judge};
+use gradient_node::{Master, RunContext, miner, owner};
+use gradient_protocol::RunConfig;
+use gradient_protocol::scoring::{Rejection, copies};
+use gradient_store::{Expect, Kind, Location, Store, StoreConfig, layout};
+
+fn store(root: &std::path::Path) -> Store {
+    Store::open(
+        &Location::File {
+            root: root.to_path_buf(),
+        },
+        StoreConfig::default(),
+    )
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_window_rewards_honest_work_and_lowers_the_loss() {
+    let dir = tempfile::tempdir().unwrap();
+    // The tokenized corpus goes to a cache of this test's own.
+    unsafe { std::env::set_var("GRADIENT_CACHE", dir.path().join("cache")) };
+    let owner_key = Keypair::dev("owner");
+    let owner_store = store(&dir.path().join("owner"));
+    let mut run = RunConfig::devnet(0);
+    run.miner.inner_steps = 12;
+    owner::init(&owner_store, &run, &owner_key).await.unwrap();
+    let loaded = owner::load_run(&owner_store, Some(owner_key.account()))
+        .await
+        .unwrap();
+    assert_eq!(loaded, run);
+    let ctx = RunContext::new(loaded, Device::flex()).unwrap();
+
+    let genesis = owner_store
+        .get_envelope(
+            &layout::master(&ctx.id, 0),
+            &Expect {
+                kind: Some(Kind::Master),
+                signer: Some(owner_key.account()),
+                ..Default::default()
+            },
+            ctx.run.limits.max_master_bytes,
+        )
+        .await
+        .unwrap();
+    let base_hash = master_hash(&genesis.payload);
+    let base = Master::from_bytes("genesis", &genesis.payload, &ctx.specs).unwrap();
+
+    // Miners: two honest, then noise, a zero delta, and a copy of the first honest one.
+    let names = ["honest-a", "honest-b", "noise", "lazy", "copy"];
+    let keys: Vec<Keypair> = names.iter().map(|n| Keypair::dev(n)).collect();
+    let stores: Vec<Store> = names.iter().map(|n| store(&dir.path().join(n))).collect();
+    let mut honest_payload = Vec::new();
+    for i in 0..2 {
+        let pages = miner::pages_for(&ctx, 0, &keys[i].account()).unwrap();
+        let (delta, report) = miner::train_window(&ctx, &base, &pages).unwrap();
+        assert!(report.last_loss < report.first_loss, "{report:?}");
+        let mut feedback = ErrorFeedback::new(&ctx.codec, miner::FEEDBACK_BETA);
+        let payload = miner::compress(&ctx, &mut feedback, &delta).unwrap();
+        assert!(payload.len() < ctx.codec.dense_bytes() / 100);
+        honest_payload.push(payload.clone());
+        miner::submit(&stores[i], &ctx, &keys[i], 0, base_hash, payload)
+            .await
+            .unwrap();
+    }
+    let noise: Vec<Vec<f32>> = base
+        .params
+        .iter()
+        .enumerate()
+        .map(|(t, p)| {
+            (0..p.len())
+                .map(|j| (((j * 7919 + t * 31) % 1000) as f32 / 1000.0 - 0.5) * 0.02)
+                .collect()
+        })
+        .collect();
+    let mut feedback = ErrorFeedback::new(&ctx.codec, miner::FEEDBACK_BETA);
+    let noise = miner::compress(&ctx, &mut feedback, &noise).unwrap();
+    miner::submit(&stores[2], &ctx, &keys[2], 0, base_hash, noise)
+        .await
+        .unwrap();
+    let zeros: Vec<Vec<f32>> = base.params.iter().map(|p| vec![0.0; p.len()]).collect();
+    let mut feedback = ErrorFeedback::new(&ctx.codec, miner::FEEDBACK_BETA);
+    let zeros = miner::compress(&ctx, &mut feedback, &zeros).unwrap();
+    miner::submit(&stores[3], &ctx, &keys[3], 0, base_hash, zeros)
+        .await
+        .unwrap();
+    miner::submit(
+        &stores[4],
+        &ctx,
+        &keys[4],
+        0,
+        base_hash,
+        honest_payload[0].clone(),
+    )
+    .await
+    .unwrap();
+    // A submission signed by someone else in the copier's bucket is refused unread.
+    let eve = Keypair::dev("eve");
+    stores[4]
+        .put_envelope(
+            &layout::submission(&ctx.id, 1, &keys[4].account()),
+            &eve,
+            Kind::Submission,
+            ctx.id,
+            1,
+            base_hash,
+            Bytes::from_static(b"x"),
+            true,
+        )
+        .await
+        .unwrap();
+
+    // The validator.
+    let seed = validator::eval_seed(&ctx.id, 0, &[9; 32]);
+    let judge = Judge::new(&ctx, &base, 0, seed).unwrap();
+    let mut fetched = Vec::new();
+    for (uid, (key, store)) in keys.iter().zip(&stores).enumerate() {
+        let candidate = Candidate {
+            uid: uid as u16,
+            hotkey: key.account(),
+            store: store.clone(),
+        };
+        let got = validator::fetch(&ctx, &candidate, 0, base_hash, 0, u64::MAX)
+            .await
+            .unwrap();
+        fetched.push(got);
+    }
+    let wrong = Candidate {
+        uid: 4,
+        hotkey: keys[4].account(),
+        store: stores[4].clone(),
+    };
+    let refused = validator::fetch(&ctx, &wrong, 1, base_hash, 0, u64::MAX).await;
+    assert!(
+        matches!(refused, Err(Rejection::BadEnvelope { .. })),
+        "{:?}",
+        refused.err()
+    );
+    let late = validator::fetch(
+        &ctx,
+        &Candidate {
+            uid: 0,
+            hotkey: keys[0].account(),
+            store: stores[0].clone(),
+        },
+        0,
+        base_hash,
+        0,
+        1,
+    )
+    .await;
+    assert!(matches!(late, Err(Rejection::Late)));
+
+    let deltas: Vec<_> = fetched
+        .iter()
+        .map(|f| judge.decode(&f.payload).unwrap())
+        .collect();
+    let dense: Vec<Vec<Vec<f32>>> = deltas.iter().map(|d| judge.dense(d).unwrap()).collect();
+    let flat: Vec<Vec<f32>> = dense.iter().map(|d| d.concat()).collect();
+    let views: Vec<&[f32]> = flat.iter().map(Vec::as_slice).collect();
+    let copy_of = copies(&views, ctx.run.scoring.copy_similarity);
+    assert_eq!(copy_of, vec![None, None, None, None, Some(0)]);
+
+    let mut scores = Vec::new();
+    for (i, key) in keys.iter().enumerate() {
+        let m = judge.measure(&key.account(), &dense[i]).unwrap();
+        let outcome = validator::score(&ctx, &m);
+        println!("{}: {m:?} -> {outcome:?}", names[i]);
+        scores.push(outcome);
+    }
+    assert!(
+        scores[0].as_ref().is_ok_and(|s| *s > 0.0),
+        "{:?}",
+        scores[0]
+    );
+    assert!(
+        scores[1].as_ref().is_ok_and(|s| *s > 0.0),
+        "{:?}",
+        scores[1]
+    );
+    for hostile in 2..4 {
+        let earned = scores[hostile].as_ref().map_or(0.0, |s| *s);
+        assert_eq!(earned, 0.0, "{} earned {earned}", names[hostile]);
+    }
+
+    let chosen: Vec<_> = (0..2)
+        .map(|i| (&deltas[i], validator::delta_norm(&dense[i])))
+        .collect();
+    let next = validator::next_master(&ctx, &base, &chosen).unwrap();
+    let before = judge.eval_before;
+    let model = ctx.model_from(&next.params).unwrap();
+    let pages = gradient_data::pages::evaluation_pages(
+        &seed,
+        ctx.run.scoring.eval_pages,
+        ctx.corpus.num_pages(gradient_data::Split::Validation),
+    )
+    .unwrap();
+    let eval = ctx
+        .corpus
+        .page_batches(gradient_data::Split::Validation, &pages)
+        .unwrap();
+    let after = ctx.mean_loss(&model, &eval).unwrap();
+    println!("master loss {before} -> {after}");
+    assert!(after < before, "{before} -> {after}");
+    // Recomputing gives the same bits.
+    let again = validator::next_master(&ctx, &base, &chosen).unwrap();
+    assert_eq!(
+        master_hash(&again.to_bytes(&ctx.specs).unwrap()),
+        master_hash(&next.to_bytes(&ctx.specs).unwrap())
+    );
+}
