@@ -3,7 +3,9 @@
 
 mod chain;
 mod data;
+mod devnet;
 mod export;
+mod node;
 mod train;
 mod wallet;
 
@@ -46,6 +48,15 @@ enum Command {
     /// Run and inspect the embedded chain.
     #[command(subcommand)]
     Chain(chain::ChainCommand),
+    /// The subnet owner: publish a run.
+    #[command(subcommand)]
+    Owner(node::OwnerCommand),
+    /// Mine: train the master on assigned pages and publish deltas, window after window.
+    Miner(node::NodeArgs),
+    /// Validate: judge every submission, set weights, publish the next master.
+    Validator(node::NodeArgs),
+    /// Run a whole network on this machine: chain, owner, validator and miners.
+    Devnet(devnet::DevnetArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -69,6 +80,10 @@ fn main() -> std::process::ExitCode {
         Command::Export(cmd) => export::run(cmd),
         Command::Wallet(cmd) => wallet::run(cmd),
         Command::Chain(cmd) => chain::run(cmd),
+        Command::Owner(cmd) => node::owner(cmd),
+        Command::Miner(args) => node::miner(args, cli.log_format),
+        Command::Validator(args) => node::validator(args, cli.log_format),
+        Command::Devnet(args) => devnet::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

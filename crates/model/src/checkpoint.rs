@@ -374,7 +374,7 @@ fn parse_tensors<'a>(
 }
 
 /// Writes `bytes` to a temporary beside `path`, syncs it, and renames it over `path`.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ModelError> {
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ModelError> {
     let tmp: PathBuf = path.with_extension(format!(
         "{}.tmp{}",
         path.extension().and_then(|e| e.to_str()).unwrap_or(""),

@@ -11,8 +11,11 @@ pub mod corpus;
 pub mod error;
 pub mod master;
 pub mod miner;
+pub mod miner_node;
+pub mod network;
 pub mod owner;
 pub mod validator;
+pub mod validator_node;
 
 pub use context::RunContext;
 pub use error::NodeError;

@@ -25,6 +25,7 @@ fn store(root: &std::path::Path) -> Store {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_window_rewards_honest_work_and_lowers_the_loss() {
+    let t0 = std::time::Instant::now();
     let dir = tempfile::tempdir().unwrap();
     // The tokenized corpus goes to a cache of this test's own.
     unsafe { std::env::set_var("GRADIENT_CACHE", dir.path().join("cache")) };
@@ -38,6 +39,10 @@ async fn one_window_rewards_honest_work_and_lowers_the_loss() {
         .unwrap();
     assert_eq!(loaded, run);
     let ctx = RunContext::new(loaded, Device::flex()).unwrap();
+    println!(
+        "{:.1}s: run published and loaded",
+        t0.elapsed().as_secs_f64()
+    );
 
     let genesis = owner_store
         .get_envelope(
@@ -71,6 +76,10 @@ async fn one_window_rewards_honest_work_and_lowers_the_loss() {
             .await
             .unwrap();
     }
+    println!(
+        "{:.1}s: honest miners trained and submitted",
+        t0.elapsed().as_secs_f64()
+    );
     let noise: Vec<Vec<f32>> = base
         .params
         .iter()
@@ -159,6 +168,7 @@ async fn one_window_rewards_honest_work_and_lowers_the_loss() {
     .await;
     assert!(matches!(late, Err(Rejection::Late)));
 
+    println!("{:.1}s: fetched", t0.elapsed().as_secs_f64());
     let deltas: Vec<_> = fetched
         .iter()
         .map(|f| judge.decode(&f.payload).unwrap())
@@ -169,6 +179,7 @@ async fn one_window_rewards_honest_work_and_lowers_the_loss() {
     let copy_of = copies(&views, ctx.run.scoring.copy_similarity);
     assert_eq!(copy_of, vec![None, None, None, None, Some(0)]);
 
+    println!("{:.1}s: decoded", t0.elapsed().as_secs_f64());
     let mut scores = Vec::new();
     for (i, key) in keys.iter().enumerate() {
         let m = judge.measure(&key.account(), &dense[i]).unwrap();

@@ -1,0 +1,270 @@
+//! `gradient owner init`, `gradient miner` and `gradient validator`: the network's nodes.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use clap::{Args, Subcommand};
+use gradient_chain::{AccountId, Chain, connect};
+use gradient_model::parse_device;
+use gradient_node::miner_node::{MinerEvent, MinerNode};
+use gradient_node::validator_node::{ValidatorNode, WindowSummary};
+use gradient_node::{RunContext, owner};
+use gradient_protocol::RunConfig;
+use gradient_store::{BucketCommitment, Location, S3Credentials, Store, StoreConfig};
+
+use crate::LogFormat;
+use crate::wallet::WalletArgs;
+
+#[derive(Subcommand)]
+pub enum OwnerCommand {
+    /// Publish a run config and its genesis master, signed by the owner's hotkey.
+    Init {
+        /// The run config (TOML); `devnet` for the built-in devnet run.
+        #[arg(long, env = "GRADIENT_RUN_CONFIG")]
+        run: String,
+        /// Where to publish: file:///path or s3://bucket/prefix.
+        #[arg(long, env = "GRADIENT_STORE")]
+        store: String,
+        /// With a chain, the run starts this many blocks after its current head.
+        #[arg(long, env = "GRADIENT_CHAIN")]
+        chain: Option<String>,
+        #[arg(long, default_value_t = 5, env = "GRADIENT_START_IN_BLOCKS")]
+        start_in_blocks: u64,
+        #[command(flatten)]
+        wallet: WalletArgs,
+    },
+}
+
+/// What miners and validators share.
+#[derive(Args, Clone)]
+pub struct NodeArgs {
+    #[command(flatten)]
+    pub wallet: WalletArgs,
+    /// This node's own bucket: file:///path or s3://bucket/prefix (credentials from AWS_*).
+    #[arg(long, env = "GRADIENT_STORE")]
+    pub store: String,
+    /// The chain: http://HOST:PORT or an embedded chain's SQLite file.
+    #[arg(long, env = "GRADIENT_CHAIN")]
+    pub chain: String,
+    /// The owner's store, where the run is published.
+    #[arg(long, env = "GRADIENT_RUN")]
+    pub run: String,
+    /// The owner's hotkey that signed the run.
+    #[arg(long = "run.owner", env = "GRADIENT_RUN_OWNER")]
+    pub owner: AccountId,
+    /// Read-only S3 key id to publish on chain for this bucket (default: the write key).
+    #[arg(long, env = "GRADIENT_READ_ACCESS_KEY_ID")]
+    pub read_access_key_id: Option<String>,
+    #[arg(long, env = "GRADIENT_READ_SECRET_ACCESS_KEY")]
+    pub read_secret_access_key: Option<String>,
+    /// `cpu` or `cuda:N`.
+    #[arg(long, default_value = "cpu", env = "GRADIENT_DEVICE")]
+    pub device: String,
+    /// Where progress and error-feedback state are kept [default: ~/.cache/gradient/state/…].
+    #[arg(long, env = "GRADIENT_STATE")]
+    pub state: Option<PathBuf>,
+    /// Stop after this window.
+    #[arg(long, env = "GRADIENT_LAST_WINDOW")]
+    pub last_window: Option<u64>,
+}
+
+struct Joined {
+    ctx: Arc<RunContext>,
+    key: gradient_chain::Keypair,
+    coldkey: AccountId,
+    chain: Arc<dyn Chain>,
+    store: Store,
+    commitment: Vec<u8>,
+    owner_store: Store,
+    state: PathBuf,
+}
+
+fn open_store(url: &str) -> Result<(Location, Store)> {
+    let location = Location::parse(url, &S3Credentials::from_env())?;
+    let store = Store::open(&location, StoreConfig::default())?;
+    Ok((location, store))
+}
+
+async fn join(args: &NodeArgs, role: &str) -> Result<Joined> {
+    let wallet = args.wallet.wallet()?;
+    let key = wallet.hotkey()?;
+    let coldkey = wallet.coldkey_account()?;
+    let device = parse_device(&args.device)?;
+    let chain: Arc<dyn Chain> = Arc::from(connect(&args.chain)?);
+    let (location, store) = open_store(&args.store)?;
+    let mut read = S3Credentials::from_env();
+    if let Some(id) = &args.read_access_key_id {
+        read.access_key_id = Some(id.clone());
+        read.secret_access_key = args.read_secret_access_key.clone();
+    }
+    let commitment = BucketCommitment::of(&location, &read)?.encode()?;
+    let (_, owner_store) = open_store(&args.run)?;
+    let run = owner::load_run(&owner_store, Some(args.owner))
+        .await
+        .with_context(|| format!("reading the run from {}", args.run))?;
+    let ctx = Arc::new(tokio::task::block_in_place(|| {
+        RunContext::new(run, device)
+    })?);
+    let state = args.state.clone().unwrap_or_else(|| {
+        gradient_data::bundled::cache_dir()
+            .join("state")
+            .join(format!("{role}-{}", key.account()))
+    });
+    Ok(Joined {
+        ctx,
+        key,
+        coldkey,
+        chain,
+        store,
+        commitment,
+        owner_store,
+        state,
+    })
+}
+
+pub fn owner(command: OwnerCommand) -> Result<()> {
+    let OwnerCommand::Init {
+        run,
+        store,
+        chain,
+        start_in_blocks,
+        wallet,
+    } = command;
+    let runtime = tokio::runtime::Runtime::new()?;
+    let mut config = if run == "devnet" {
+        RunConfig::devnet(0)
+    } else {
+        let text = std::fs::read_to_string(&run).with_context(|| format!("reading {run}"))?;
+        RunConfig::from_toml(&text).with_context(|| format!("in {run}"))?
+    };
+    if let Some(chain) = chain {
+        config.windows.genesis_block = connect(&chain)?.head()?.block + start_in_blocks;
+    }
+    let key = wallet.wallet()?.hotkey()?;
+    let (_, store) = open_store(&store)?;
+    let id = runtime.block_on(owner::init(&store, &config, &key))?;
+    println!(
+        "published run {} (genesis block {}) signed by {}",
+        hex::encode(id),
+        config.windows.genesis_block,
+        key.account()
+    );
+    Ok(())
+}
+
+pub fn miner(args: NodeArgs, format: LogFormat) -> Result<()> {
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async {
+        let joined = join(&args, "miner").await?;
+        let node = MinerNode {
+            ctx: joined.ctx,
+            key: joined.key,
+            coldkey: joined.coldkey,
+            chain: joined.chain,
+            store: joined.store,
+            commitment: joined.commitment,
+            owner_store: joined.owner_store,
+            owner: args.owner,
+            state_dir: joined.state,
+            last_window: args.last_window,
+        };
+        let name = node.key.account().to_ss58();
+        node.run(&|event| report_miner(format, &name, &event))
+            .await?;
+        Ok(())
+    })
+}
+
+fn report_miner(format: LogFormat, name: &str, event: &MinerEvent) {
+    let value = match event {
+        MinerEvent::Registered { uid } => serde_json::json!({"event": "registered", "uid": uid}),
+        MinerEvent::Training { window, base } => {
+            serde_json::json!({"event": "training", "window": window, "base_master": base})
+        }
+        MinerEvent::Submitted {
+            window,
+            bytes,
+            report,
+        } => serde_json::json!({
+            "event": "submitted", "window": window, "bytes": bytes, "steps": report.steps,
+            "tokens": report.tokens, "seconds": report.seconds,
+            "first_loss": report.first_loss, "last_loss": report.last_loss,
+        }),
+        MinerEvent::Skipped { window, why } => {
+            serde_json::json!({"event": "skipped", "window": window, "why": why})
+        }
+    };
+    match format {
+        LogFormat::Json => println!("{value}"),
+        LogFormat::Text => match event {
+            MinerEvent::Registered { uid } => println!("miner {name}: uid {uid}"),
+            MinerEvent::Training { window, base } => {
+                println!("window {window}: training from master {base}")
+            }
+            MinerEvent::Submitted {
+                window,
+                bytes,
+                report,
+            } => println!(
+                "window {window}: loss {:.3} -> {:.3} in {} steps ({:.1}s), submitted {} KB",
+                report.first_loss,
+                report.last_loss,
+                report.steps,
+                report.seconds,
+                bytes / 1024
+            ),
+            MinerEvent::Skipped { window, why } => println!("window {window}: skipped: {why}"),
+        },
+    }
+}
+
+pub fn validator(args: NodeArgs, format: LogFormat) -> Result<()> {
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async {
+        let joined = join(&args, "validator").await?;
+        let node = ValidatorNode {
+            ctx: joined.ctx,
+            key: joined.key,
+            coldkey: joined.coldkey,
+            chain: joined.chain,
+            store: joined.store,
+            commitment: joined.commitment,
+            owner_store: joined.owner_store,
+            owner: args.owner,
+            state_dir: joined.state,
+            last_window: args.last_window,
+        };
+        node.run(&|summary| report_window(format, summary)).await?;
+        Ok(())
+    })
+}
+
+fn report_window(format: LogFormat, summary: &WindowSummary) {
+    match format {
+        LogFormat::Json => println!(
+            "{}",
+            serde_json::json!({"event": "window", "summary": summary})
+        ),
+        LogFormat::Text => {
+            println!(
+                "window {}: master loss {:.4}, judged {} submissions in {:.1}s",
+                summary.window,
+                summary.master_loss,
+                summary.miners.len(),
+                summary.judge_seconds
+            );
+            for m in &summary.miners {
+                let verdict = match &m.rejection {
+                    Some(r) => format!("rejected: {r:?}"),
+                    None => format!(
+                        "score {:.4}{}",
+                        m.score,
+                        if m.aggregated { " (aggregated)" } else { "" }
+                    ),
+                };
+                println!("  uid {:>3} {} {verdict}", m.uid, m.hotkey);
+            }
+        }
+    }
+}

@@ -1,0 +1,214 @@
+//! The miner's loop: every window, train from the window's base master on the assigned pages,
+//! compress with error feedback, and publish before the deadline. Training for the next window
+//! never waits on validators: its base master was published a window earlier. State (the last
+//! window done and the error-feedback residual) is saved after every submission, so a restarted
+//! miner carries on where it stopped.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use gradient_chain::{AccountId, Chain, Keypair};
+use gradient_codec::ErrorFeedback;
+use gradient_model::ParamSpec;
+use gradient_model::checkpoint::{tensors_from_bytes, tensors_to_bytes, write_atomic};
+use gradient_store::Store;
+use serde::{Deserialize, Serialize};
+
+use crate::context::RunContext;
+use crate::error::NodeError;
+use crate::miner::{self, FEEDBACK_BETA, TrainReport};
+use crate::network::{self, Buckets};
+
+/// Something a miner did, for progress displays and logs.
+#[derive(Clone, Debug)]
+pub enum MinerEvent {
+    Registered {
+        uid: u16,
+    },
+    Training {
+        window: u64,
+        base: u64,
+    },
+    Submitted {
+        window: u64,
+        bytes: usize,
+        report: TrainReport,
+    },
+    Skipped {
+        window: u64,
+        why: String,
+    },
+}
+
+pub struct MinerNode {
+    pub ctx: Arc<RunContext>,
+    pub key: Keypair,
+    pub coldkey: AccountId,
+    pub chain: Arc<dyn Chain>,
+    /// The miner's own bucket, written with its credentials.
+    pub store: Store,
+    /// What validators need to read that bucket (read-only credentials), as committed on chain.
+    pub commitment: Vec<u8>,
+    /// The owner's store, for the genesis master.
+    pub owner_store: Store,
+    pub owner: AccountId,
+    pub state_dir: PathBuf,
+    /// Stop after this window (devnets run a fixed number).
+    pub last_window: Option<u64>,
+}
+
+#[derive(Default, Serialize, Deserialize)]
+struct MinerState {
+    last_submitted: Option<u64>,
+}
+
+impl MinerNode {
+    fn state_path(&self) -> PathBuf {
+        self.state_dir.join("miner.json")
+    }
+
+    fn feedback_path(&self) -> PathBuf {
+        self.state_dir.join("feedback.safetensors")
+    }
+
+    fn load_state(&self) -> Result<(MinerState, ErrorFeedback), NodeError> {
+        let state = match std::fs::read(self.state_path()) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map_err(|e| NodeError::Invalid(format!("{}: {e}", self.state_path().display())))?,
+            Err(_) => MinerState::default(),
+        };
+        let codec = &self.ctx.codec;
+        let feedback = match std::fs::read(self.feedback_path()) {
+            Ok(bytes) => {
+                let residual = tensors_from_bytes(&self.feedback_path(), &bytes, &self.ctx.specs)?;
+                ErrorFeedback::from_residual(codec, FEEDBACK_BETA, residual)?
+            }
+            Err(_) => ErrorFeedback::new(codec, FEEDBACK_BETA),
+        };
+        Ok((state, feedback))
+    }
+
+    fn save_state(&self, state: &MinerState, feedback: &ErrorFeedback) -> Result<(), NodeError> {
+        std::fs::create_dir_all(&self.state_dir)
+            .map_err(|e| NodeError::Invalid(format!("{}: {e}", self.state_dir.display())))?;
+        let tensors: Vec<(String, &[usize], &[f32])> = self
+            .ctx
+            .specs
+            .iter()
+            .zip(feedback.residual())
+            .map(|(s, r): (&ParamSpec, &Vec<f32>)| {
+                (s.name.clone(), s.shape.as_slice(), r.as_slice())
+            })
+            .collect();
+        let bytes = tensors_to_bytes(&self.feedback_path(), &tensors)?;
+        write_atomic(&self.feedback_path(), &bytes)?;
+        let json = serde_json::to_vec(state).expect("state serialises");
+        write_atomic(&self.state_path(), &json)?;
+        Ok(())
+    }
+
+    /// Registers and commits the bucket if needed, then mines window after window.
+    pub async fn run(&self, on_event: &(dyn Fn(MinerEvent) + Sync)) -> Result<(), NodeError> {
+        let chain = self.chain.clone();
+        let uid = chain.register(&self.key, self.coldkey)?;
+        on_event(MinerEvent::Registered { uid });
+        let committed = chain.commitment(&self.key.account())?;
+        if committed.map(|c| c.data) != Some(self.commitment.clone()) {
+            chain.commit(&self.key, &self.commitment)?;
+        }
+        let (mut state, mut feedback) = self.load_state()?;
+        let buckets = Buckets::default();
+        let windows = self.ctx.windows;
+        loop {
+            if let (Some(last), Some(done)) = (self.last_window, state.last_submitted)
+                && done >= last
+            {
+                return Ok(());
+            }
+            let head = chain.head()?;
+            let Some(window) = windows.window_at(head.block) else {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                continue;
+            };
+            if self.last_window.is_some_and(|last| window > last) {
+                return Ok(());
+            }
+            if state.last_submitted.is_some_and(|done| done >= window) {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                continue;
+            }
+            let base_index = windows.base_master(window);
+            let Some(base) = self.master(&buckets, base_index).await? else {
+                if head.block >= windows.end(window) {
+                    on_event(MinerEvent::Skipped {
+                        window,
+                        why: format!("master {base_index} was not published in time"),
+                    });
+                    state.last_submitted = Some(window);
+                }
+                tokio::time::sleep(Duration::from_millis(250)).await;
+                continue;
+            };
+            on_event(MinerEvent::Training {
+                window,
+                base: base_index,
+            });
+            let pages = miner::pages_for(&self.ctx, window, &self.key.account())?;
+            let ctx = self.ctx.clone();
+            let master = base.master;
+            let (delta, report) =
+                tokio::task::spawn_blocking(move || miner::train_window(&ctx, &master, &pages))
+                    .await
+                    .map_err(|e| NodeError::Invalid(format!("training thread: {e}")))??;
+            let payload = miner::compress(&self.ctx, &mut feedback, &delta)?;
+            let now = chain.head()?.block;
+            if now >= windows.deadline(window) {
+                on_event(MinerEvent::Skipped {
+                    window,
+                    why: format!(
+                        "training ended at block {now}, after the deadline {}",
+                        windows.deadline(window)
+                    ),
+                });
+            } else {
+                let bytes = payload.len();
+                miner::submit(
+                    &self.store,
+                    &self.ctx,
+                    &self.key,
+                    window,
+                    base.hash,
+                    payload,
+                )
+                .await?;
+                on_event(MinerEvent::Submitted {
+                    window,
+                    bytes,
+                    report,
+                });
+            }
+            state.last_submitted = Some(window);
+            self.save_state(&state, &feedback)?;
+        }
+    }
+
+    /// Master `index`: the genesis from the owner, later ones from the publishing validator.
+    async fn master(
+        &self,
+        buckets: &Buckets,
+        index: u64,
+    ) -> Result<Option<network::Fetched>, NodeError> {
+        if index == 0 {
+            return network::read_master(&self.ctx, &self.owner_store, 0, self.owner).await;
+        }
+        let graph = self.chain.metagraph()?;
+        let Some(publisher) = network::publisher(&graph) else {
+            return Ok(None);
+        };
+        let Some(store) = buckets.of(self.chain.as_ref(), &publisher).await? else {
+            return Ok(None);
+        };
+        network::read_master(&self.ctx, &store, index, publisher).await
+    }
+}

@@ -1,0 +1,399 @@
+//! The validator's loop: when a window is past its deadline, judge every submission, publish
+//! the next master and the aggregate that made it, smooth the scores and set weights on chain
+//! at its rate limit. Progress is saved after every window, so a restart judges nothing twice
+//! and skips nothing.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use gradient_chain::{AccountId, Chain, Keypair, Uid};
+use gradient_data::Split;
+use gradient_data::pages::evaluation_pages;
+use gradient_model::checkpoint::write_atomic;
+use gradient_protocol::aggregate::top_k;
+use gradient_protocol::scoring::{Rejection, copies, cut_below_best, smooth, weights};
+use gradient_store::{Kind, Store, StoreError, layout};
+use serde::{Deserialize, Serialize};
+
+use crate::context::RunContext;
+use crate::error::NodeError;
+use crate::master::{Master, master_hash};
+use crate::network::{self, Buckets};
+use crate::validator::{self, Candidate, Judge};
+
+/// One miner's result in one window.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MinerResult {
+    pub uid: Uid,
+    pub hotkey: AccountId,
+    pub score: f64,
+    pub rejection: Option<Rejection>,
+    pub bytes: u64,
+    pub aggregated: bool,
+}
+
+/// What judging one window did.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WindowSummary {
+    pub window: u64,
+    pub miners: Vec<MinerResult>,
+    /// Mean loss of the new master on the report pages (fixed validation pages).
+    pub master_loss: f64,
+    pub master_hash: String,
+    pub judge_seconds: f64,
+}
+
+/// What every node can check about a master: the submissions and weights that made it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AggregateRecord {
+    pub window: u64,
+    pub base_master: String,
+    pub previous_master: String,
+    pub next_master: String,
+    /// (hotkey, payload blake3, weight) in the order they were summed.
+    pub entries: Vec<(AccountId, String, f32)>,
+}
+
+#[derive(Default, Serialize, Deserialize)]
+struct ValidatorState {
+    next_window: u64,
+    scores: BTreeMap<AccountId, f64>,
+    history: Vec<WindowSummary>,
+}
+
+/// Validation pages every master is reported on.
+const REPORT_PAGES: usize = 4;
+
+pub struct ValidatorNode {
+    pub ctx: Arc<RunContext>,
+    pub key: Keypair,
+    pub coldkey: AccountId,
+    pub chain: Arc<dyn Chain>,
+    pub store: Store,
+    pub commitment: Vec<u8>,
+    pub owner_store: Store,
+    pub owner: AccountId,
+    pub state_dir: PathBuf,
+    /// Stop after judging this window.
+    pub last_window: Option<u64>,
+}
+
+impl ValidatorNode {
+    fn state_path(&self) -> PathBuf {
+        self.state_dir.join("validator.json")
+    }
+
+    fn load_state(&self) -> Result<ValidatorState, NodeError> {
+        match std::fs::read(self.state_path()) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map_err(|e| NodeError::Invalid(format!("{}: {e}", self.state_path().display()))),
+            Err(_) => Ok(ValidatorState::default()),
+        }
+    }
+
+    fn save_state(&self, state: &ValidatorState) -> Result<(), NodeError> {
+        std::fs::create_dir_all(&self.state_dir)
+            .map_err(|e| NodeError::Invalid(format!("{}: {e}", self.state_dir.display())))?;
+        write_atomic(
+            &self.state_path(),
+            &serde_json::to_vec(state).expect("serialises"),
+        )?;
+        Ok(())
+    }
+
+    /// The windows judged so far.
+    pub fn history(&self) -> Result<Vec<WindowSummary>, NodeError> {
+        Ok(self.load_state()?.history)
+    }
+
+    pub async fn run(&self, on_window: &(dyn Fn(&WindowSummary) + Sync)) -> Result<(), NodeError> {
+        self.chain.register(&self.key, self.coldkey)?;
+        let committed = self.chain.commitment(&self.key.account())?;
+        if committed.map(|c| c.data) != Some(self.commitment.clone()) {
+            self.chain.commit(&self.key, &self.commitment)?;
+        }
+        let mut state = self.load_state()?;
+        let buckets = Buckets::default();
+        loop {
+            if let Some(last) = self.last_window
+                && state.next_window > last
+            {
+                return Ok(());
+            }
+            let head = self.chain.head()?;
+            let ready = self.ctx.windows.judgeable(head.block);
+            if ready.is_none_or(|w| w < state.next_window) {
+                tokio::time::sleep(Duration::from_millis(250)).await;
+                continue;
+            }
+            let window = state.next_window;
+            let summary = self.judge(&buckets, &mut state, window).await?;
+            on_window(&summary);
+            state.history.push(summary);
+            state.next_window = window + 1;
+            self.save_state(&state)?;
+            self.set_weights(&state)?;
+        }
+    }
+
+    async fn master(&self, index: u64) -> Result<network::Fetched, NodeError> {
+        let found = if index == 0 {
+            network::read_master(&self.ctx, &self.owner_store, 0, self.owner).await?
+        } else {
+            network::read_master(&self.ctx, &self.store, index, self.key.account()).await?
+        };
+        found.ok_or_else(|| NodeError::Invalid(format!("master {index} is missing")))
+    }
+
+    async fn judge(
+        &self,
+        buckets: &Buckets,
+        state: &mut ValidatorState,
+        window: u64,
+    ) -> Result<WindowSummary, NodeError> {
+        let started = std::time::Instant::now();
+        let ctx = &self.ctx;
+        let windows = ctx.windows;
+        let base = self.master(windows.base_master(window)).await?;
+        let latest = self.master(window).await?;
+        let params = self.chain.params()?;
+        let start_ms = params.timestamp_of(windows.start(window));
+        let deadline_ms = params.timestamp_of(windows.deadline(window));
+        let seed = validator::eval_seed(
+            &ctx.id,
+            window,
+            &self.chain.block_hash(windows.deadline(window))?,
+        );
+        let graph = self.chain.metagraph()?;
+        let me = self.key.account();
+
+        // Fetch every miner's submission at once.
+        let mut candidates = Vec::new();
+        for neuron in graph
+            .neurons
+            .iter()
+            .filter(|n| n.hotkey != me && !n.validator_permit)
+        {
+            if let Ok(Some(store)) = buckets.of(self.chain.as_ref(), &neuron.hotkey).await {
+                candidates.push(Candidate {
+                    uid: neuron.uid,
+                    hotkey: neuron.hotkey,
+                    store,
+                });
+            }
+        }
+        let fetched = futures::future::join_all(
+            candidates
+                .iter()
+                .map(|c| validator::fetch(ctx, c, window, base.hash, start_ms, deadline_ms)),
+        )
+        .await;
+
+        let judge = tokio::task::block_in_place(|| Judge::new(ctx, &base.master, window, seed))?;
+        let mut results: Vec<MinerResult> = Vec::new();
+        let mut decoded = Vec::new();
+        for (candidate, got) in candidates.iter().zip(fetched) {
+            let mut result = MinerResult {
+                uid: candidate.uid,
+                hotkey: candidate.hotkey,
+                score: 0.0,
+                rejection: None,
+                bytes: 0,
+                aggregated: false,
+            };
+            match got.and_then(|f| {
+                let delta = judge.decode(&f.payload)?;
+                Ok((f, delta))
+            }) {
+                Ok((f, delta)) => {
+                    result.bytes = f.bytes;
+                    let dense = tokio::task::block_in_place(|| judge.dense(&delta))?;
+                    decoded.push((results.len(), f.uploaded_ms, f.payload, delta, dense));
+                }
+                Err(rejection) => result.rejection = Some(rejection),
+            }
+            results.push(result);
+        }
+        // Copies: a later upload too similar to an earlier one earns nothing.
+        decoded.sort_by(|a, b| {
+            a.1.cmp(&b.1)
+                .then(results[a.0].hotkey.cmp(&results[b.0].hotkey))
+        });
+        let flat: Vec<Vec<f32>> = decoded.iter().map(|d| d.4.concat()).collect();
+        let views: Vec<&[f32]> = flat.iter().map(Vec::as_slice).collect();
+        let copy_of = copies(&views, ctx.run.scoring.copy_similarity);
+        drop(flat);
+        let mut raw = vec![0.0f64; results.len()];
+        for (k, (i, ..)) in decoded.iter().enumerate() {
+            if let Some(j) = copy_of[k] {
+                results[*i].rejection = Some(Rejection::Copy {
+                    of: results[decoded[j].0].hotkey.to_ss58(),
+                });
+                continue;
+            }
+            let hotkey = results[*i].hotkey;
+            let measured = tokio::task::block_in_place(|| judge.measure(&hotkey, &decoded[k].4))?;
+            match validator::score(ctx, &measured) {
+                Ok(score) => raw[*i] = score,
+                Err(rejection) => results[*i].rejection = Some(rejection),
+            }
+        }
+        cut_below_best(&mut raw, ctx.run.scoring.min_relative_score);
+        for (result, &score) in results.iter_mut().zip(&raw) {
+            result.score = score;
+        }
+
+        // The next master from the best, in a fixed order.
+        let keys: Vec<[u8; 32]> = results.iter().map(|r| r.hotkey.0).collect();
+        let best = top_k(&raw, &keys, ctx.run.aggregation.top_k);
+        let mut chosen = Vec::new();
+        let mut entries = Vec::new();
+        for &i in &best {
+            let d = decoded
+                .iter()
+                .find(|d| d.0 == i)
+                .expect("scored means decoded");
+            chosen.push((&d.3, validator::delta_norm(&d.4)));
+            entries.push((
+                results[i].hotkey,
+                blake3::hash(&d.2).to_hex().to_string(),
+                0.0f32,
+            ));
+            results[i].aggregated = true;
+        }
+        let norms: Vec<f64> = chosen.iter().map(|c| c.1).collect();
+        for (entry, w) in entries
+            .iter_mut()
+            .zip(gradient_protocol::aggregate::clipped_weights(&norms))
+        {
+            entry.2 = w;
+        }
+        let next =
+            tokio::task::block_in_place(|| validator::next_master(ctx, &latest.master, &chosen))?;
+        let next_bytes = Bytes::from(next.to_bytes(&ctx.specs)?);
+        let next_hash = master_hash(&next_bytes);
+        self.publish(window + 1, latest.hash, next_bytes).await?;
+        let record = AggregateRecord {
+            window,
+            base_master: hex::encode(base.hash),
+            previous_master: hex::encode(latest.hash),
+            next_master: hex::encode(next_hash),
+            entries,
+        };
+        let record_bytes = Bytes::from(serde_json::to_vec(&record).expect("serialises"));
+        self.put(
+            layout::aggregate(&ctx.id, window),
+            Kind::Aggregate,
+            window,
+            latest.hash,
+            record_bytes,
+        )
+        .await?;
+
+        // Smoothed scores over every miner judged (a missing or rejected one scores zero).
+        for result in &results {
+            let previous = state.scores.get(&result.hotkey).copied();
+            state.scores.insert(
+                result.hotkey,
+                smooth(previous, result.score, ctx.run.scoring.score_ema),
+            );
+        }
+        let master_loss = tokio::task::block_in_place(|| self.report_loss(&next))?;
+        Ok(WindowSummary {
+            window,
+            miners: results,
+            master_loss,
+            master_hash: hex::encode(next_hash),
+            judge_seconds: started.elapsed().as_secs_f64(),
+        })
+    }
+
+    async fn publish(&self, index: u64, previous: [u8; 32], bytes: Bytes) -> Result<(), NodeError> {
+        self.put(
+            layout::master(&self.ctx.id, index),
+            Kind::Master,
+            index,
+            previous,
+            bytes,
+        )
+        .await
+    }
+
+    async fn put(
+        &self,
+        key: String,
+        kind: Kind,
+        window: u64,
+        base: [u8; 32],
+        bytes: Bytes,
+    ) -> Result<(), NodeError> {
+        match self
+            .store
+            .put_envelope(
+                &key,
+                &self.key,
+                kind,
+                self.ctx.id,
+                window,
+                base,
+                bytes,
+                true,
+            )
+            .await
+        {
+            // Published before a restart: the same inputs made the same bytes.
+            Ok(_) | Err(StoreError::AlreadyExists { .. }) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The master's loss on fixed validation pages, for reports.
+    pub fn report_loss(&self, master: &Master) -> Result<f64, NodeError> {
+        let ctx = &self.ctx;
+        let pages = evaluation_pages(
+            blake3::hash(b"gradient report pages").as_bytes(),
+            REPORT_PAGES.min(ctx.corpus.num_pages(Split::Validation) as usize),
+            ctx.corpus.num_pages(Split::Validation),
+        )?;
+        let batches = ctx.corpus.page_batches(Split::Validation, &pages)?;
+        ctx.mean_loss(&ctx.model_from(&master.params)?, &batches)
+    }
+
+    /// Sets weights from the smoothed scores when the chain's rate limit allows.
+    fn set_weights(&self, state: &ValidatorState) -> Result<(), NodeError> {
+        let graph = self.chain.metagraph()?;
+        let Some(me) = graph.neuron(graph.uid_of(&self.key.account()).unwrap_or(u16::MAX)) else {
+            return Ok(());
+        };
+        let params = self.chain.params()?;
+        if !me.validator_permit || graph.head.block < me.last_update + params.weights_rate_limit {
+            return Ok(());
+        }
+        let uids: Vec<Uid> = graph
+            .neurons
+            .iter()
+            .filter(|n| state.scores.contains_key(&n.hotkey))
+            .map(|n| n.uid)
+            .collect();
+        let scores: Vec<f64> = graph
+            .neurons
+            .iter()
+            .filter_map(|n| state.scores.get(&n.hotkey).copied())
+            .collect();
+        let weights = weights(&scores);
+        if weights.iter().all(|w| *w == 0.0) {
+            return Ok(());
+        }
+        match self
+            .chain
+            .set_weights(&self.key, &uids, &weights, params.weights_version_key)
+        {
+            Ok(_) => Ok(()),
+            Err(e) if e.is_rate_limited() => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
