@@ -79,11 +79,7 @@ pub fn run(args: DevnetArgs) -> Result<()> {
     let chain = LocalChain::open_or_create(&chain_path, &params)?;
     chain.set_stake(&validator.account(), 1_000 * 1_000_000_000)?;
 
-    let mut run = RunConfig::devnet(chain.head()?.block + 12);
-    run.windows.blocks_per_window = 24;
-    run.windows.upload_grace_blocks = 4;
-    run.miner.inner_steps = 10;
-    run.miner.batch_size = 4;
+    let run = RunConfig::devnet(chain.head()?.block + 12);
     let owner_url = format!("file://{}", dir.join("owner").display());
     let owner_store = Store::open(
         &Location::parse(&owner_url, &Default::default())?,

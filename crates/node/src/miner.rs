@@ -16,8 +16,10 @@ use crate::context::RunContext;
 use crate::error::NodeError;
 use crate::master::Master;
 
-/// Error feedback keeps this much of what was not sent; the rest decays.
-pub const FEEDBACK_BETA: f32 = 0.9;
+/// Error feedback keeps this much of what was not sent; the rest decays. Kept low: a residual
+/// from older windows' pages must not drown this window's work, which validators check was done
+/// on this window's pages.
+pub const FEEDBACK_BETA: f32 = 0.5;
 
 /// What training one window did.
 #[derive(Clone, Debug, PartialEq)]

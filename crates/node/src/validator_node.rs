@@ -33,6 +33,7 @@ pub struct MinerResult {
     pub rejection: Option<Rejection>,
     pub bytes: u64,
     pub aggregated: bool,
+    pub measurement: Option<gradient_protocol::Measurement>,
 }
 
 /// What judging one window did.
@@ -203,6 +204,7 @@ impl ValidatorNode {
                 rejection: None,
                 bytes: 0,
                 aggregated: false,
+                measurement: None,
             };
             match got.and_then(|f| {
                 let delta = judge.decode(&f.payload)?;
@@ -236,6 +238,7 @@ impl ValidatorNode {
             }
             let hotkey = results[*i].hotkey;
             let measured = tokio::task::block_in_place(|| judge.measure(&hotkey, &decoded[k].4))?;
+            results[*i].measurement = Some(measured);
             match validator::score(ctx, &measured) {
                 Ok(score) => raw[*i] = score,
                 Err(rejection) => results[*i].rejection = Some(rejection),

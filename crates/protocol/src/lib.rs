@@ -11,7 +11,7 @@
 //! use gradient_protocol::{RunConfig, Windows};
 //! let run = RunConfig::devnet(100);
 //! let windows = Windows::from(&run.windows);
-//! assert_eq!(windows.window_at(100 + 15), Some(1));
+//! assert_eq!(windows.window_at(100 + 24), Some(1));
 //! ```
 pub mod aggregate;
 pub mod config;

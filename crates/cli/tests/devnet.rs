@@ -1,0 +1,49 @@
+//! `gradient devnet`, the README's main command, as a new user runs it (shortened to two
+//! windows): a whole network on one machine that trains the master and writes a report.
+
+use std::process::Command;
+
+#[test]
+fn devnet_trains_the_master_and_writes_a_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_gradient"))
+        .args(["devnet", "--windows", "2", "--miners", "2", "--dir"])
+        .arg(dir.path().join("devnet"))
+        .env("GRADIENT_CACHE", dir.path().join("cache"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("window   1"), "{stdout}");
+    let report: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(dir.path().join("devnet").join("report.json")).unwrap(),
+    )
+    .unwrap();
+    let losses: Vec<f64> = report["master_loss"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    assert_eq!(losses.len(), 2);
+    assert!(
+        losses[1] < losses[0],
+        "master loss did not fall: {losses:?}"
+    );
+    for window in report["windows"].as_array().unwrap() {
+        let miners = window["miners"].as_array().unwrap();
+        assert_eq!(miners.len(), 2, "{window}");
+        assert!(miners.iter().any(|m| m["aggregated"] == true), "{window}");
+    }
+    // Every miner uploaded compressed deltas, far smaller than the dense 29 MB.
+    for neuron in report["neurons"].as_array().unwrap() {
+        if neuron["name"].as_str().unwrap().starts_with("miner") {
+            let bytes = neuron["bytes_uploaded"].as_u64().unwrap();
+            assert!(bytes > 0 && bytes < 2 * 1_000_000, "{neuron}");
+        }
+    }
+}
