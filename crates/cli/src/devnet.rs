@@ -26,6 +26,10 @@ pub struct DevnetArgs {
     /// Windows to run.
     #[arg(long, default_value_t = 6, env = "GRADIENT_DEVNET_WINDOWS")]
     windows: u64,
+    /// Hostile miners to add, one of each kind named: noise, lazy, copy, stale, late, garbage,
+    /// replay.
+    #[arg(long, value_delimiter = ',', env = "GRADIENT_DEVNET_ADVERSARIES")]
+    adversaries: Vec<String>,
     /// Seconds per block.
     #[arg(long, default_value_t = 1.0, env = "GRADIENT_DEVNET_BLOCK_SECONDS")]
     block_seconds: f64,
@@ -62,9 +66,20 @@ pub fn run(args: DevnetArgs) -> Result<()> {
     };
     let owner = wallet("owner")?;
     let validator = wallet("validator")?;
-    let miners: Vec<(String, Keypair)> = (1..=args.miners)
-        .map(|i| Ok((format!("miner-{i}"), wallet(&format!("miner-{i}"))?)))
+    for kind in &args.adversaries {
+        kind.parse::<gradient_node::miner_node::Behaviour>()
+            .map_err(anyhow::Error::msg)?;
+    }
+    let mut miners: Vec<(String, Keypair, String)> = (1..=args.miners)
+        .map(|i| {
+            let name = format!("miner-{i}");
+            Ok((name.clone(), wallet(&name)?, "honest".to_string()))
+        })
         .collect::<Result<_>>()?;
+    for kind in &args.adversaries {
+        let name = format!("adv-{kind}");
+        miners.push((name.clone(), wallet(&name)?, kind.clone()));
+    }
 
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)?
@@ -90,16 +105,17 @@ pub fn run(args: DevnetArgs) -> Result<()> {
     runtime.block_on(gradient_node::owner::init(&owner_store, &run, &owner))?;
     let last_window = args.windows - 1;
     println!(
-        "devnet in {}: chain {}, {} miners, 1 validator, {} windows of {} blocks",
+        "devnet in {}: chain {}, {} miners ({} hostile), 1 validator, {} windows of {} blocks",
         dir.display(),
         chain_path.display(),
-        args.miners,
+        miners.len(),
+        args.adversaries.len(),
         args.windows,
         run.windows.blocks_per_window
     );
 
     let exe = std::env::current_exe()?;
-    let spawn = |role: &str, name: &str, key: &Keypair| -> Result<Node> {
+    let spawn = |role: &str, name: &str, key: &Keypair, behaviour: &str| -> Result<Node> {
         let mut cmd = Command::new(&exe);
         cmd.args(["--log-format", "json", role])
             .arg("--wallet.path")
@@ -121,6 +137,11 @@ pub fn run(args: DevnetArgs) -> Result<()> {
             .arg("--state")
             .arg(dir.join("state").join(name))
             .args(["--last-window", &last_window.to_string()])
+            .args(if role == "miner" {
+                vec!["--behaviour", behaviour]
+            } else {
+                vec![]
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::from(std::fs::File::create(
                 dir.join(format!("{name}.log")),
@@ -132,9 +153,9 @@ pub fn run(args: DevnetArgs) -> Result<()> {
             child,
         })
     };
-    let mut nodes = vec![spawn("validator", "validator", &validator)?];
-    for (name, key) in &miners {
-        nodes.push(spawn("miner", name, key)?);
+    let mut nodes = vec![spawn("validator", "validator", &validator, "")?];
+    for (name, key, behaviour) in &miners {
+        nodes.push(spawn("miner", name, key, behaviour)?);
     }
 
     let windows: Arc<Mutex<Vec<serde_json::Value>>> = Arc::default();
@@ -207,7 +228,21 @@ pub fn run(args: DevnetArgs) -> Result<()> {
         .iter()
         .filter_map(|w| w["master_loss"].as_f64())
         .collect();
+    let incentive = |prefix: &str| -> f64 {
+        miners_report
+            .iter()
+            .filter(|n| n["name"].as_str().is_some_and(|s| s.starts_with(prefix)))
+            .map(|n| n["incentive"].as_f64().unwrap_or(0.0))
+            .sum()
+    };
+    let (honest, hostile) = (incentive("miner-"), incentive("adv-"));
+    println!(
+        "incentive: honest miners {:.1}%, hostile miners {:.1}%",
+        100.0 * honest / (honest + hostile).max(1e-12),
+        100.0 * hostile / (honest + hostile).max(1e-12)
+    );
     let report = serde_json::json!({
+        "honest_incentive_share": honest / (honest + hostile).max(1e-12),
         "windows": windows,
         "master_loss": losses,
         "neurons": miners_report,

@@ -67,6 +67,15 @@ pub struct NodeArgs {
     /// Stop after this window.
     #[arg(long, env = "GRADIENT_LAST_WINDOW")]
     pub last_window: Option<u64>,
+    /// Miners only: misbehave on purpose (noise, lazy, copy, stale, late, garbage, replay) to
+    /// test validators.
+    #[arg(
+        long,
+        default_value = "honest",
+        env = "GRADIENT_BEHAVIOUR",
+        hide = true
+    )]
+    pub behaviour: String,
 }
 
 struct Joined {
@@ -168,6 +177,7 @@ pub fn miner(args: NodeArgs, format: LogFormat) -> Result<()> {
             owner: args.owner,
             state_dir: joined.state,
             last_window: args.last_window,
+            behaviour: args.behaviour.parse().map_err(anyhow::Error::msg)?,
         };
         let name = node.key.account().to_ss58();
         node.run(&|event| report_miner(format, &name, &event))

@@ -20,6 +20,49 @@ use crate::error::NodeError;
 use crate::miner::{self, FEEDBACK_BETA, TrainReport};
 use crate::network::{self, Buckets};
 
+/// How a miner behaves. Everything but `Honest` is a hostile miner for devnets and tests, one
+/// of each kind a validator must pay nothing: it trains like an honest miner (so it keeps the
+/// same pace) but submits something else.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Behaviour {
+    Honest,
+    /// A random delta of the honest one's size.
+    Noise,
+    /// A zero delta.
+    Lazy,
+    /// Another miner's submission, re-signed, once it appears.
+    Copy,
+    /// Trained on the genesis master, whatever the window.
+    Stale,
+    /// Uploaded after the deadline.
+    Late,
+    /// Random bytes.
+    Garbage,
+    /// The previous window's object, uploaded again.
+    Replay,
+}
+
+impl std::str::FromStr for Behaviour {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Ok(match s {
+            "honest" => Behaviour::Honest,
+            "noise" => Behaviour::Noise,
+            "lazy" => Behaviour::Lazy,
+            "copy" => Behaviour::Copy,
+            "stale" => Behaviour::Stale,
+            "late" => Behaviour::Late,
+            "garbage" => Behaviour::Garbage,
+            "replay" => Behaviour::Replay,
+            other => {
+                return Err(format!(
+                    "unknown behaviour {other:?}: honest, noise, lazy, copy, stale, late, garbage or replay"
+                ));
+            }
+        })
+    }
+}
+
 /// Something a miner did, for progress displays and logs.
 #[derive(Clone, Debug)]
 pub enum MinerEvent {
@@ -56,6 +99,7 @@ pub struct MinerNode {
     pub state_dir: PathBuf,
     /// Stop after this window (devnets run a fixed number).
     pub last_window: Option<u64>,
+    pub behaviour: Behaviour,
 }
 
 #[derive(Default, Serialize, Deserialize)]
@@ -138,7 +182,11 @@ impl MinerNode {
                 tokio::time::sleep(Duration::from_millis(200)).await;
                 continue;
             }
-            let base_index = windows.base_master(window);
+            let base_index = if self.behaviour == Behaviour::Stale {
+                0
+            } else {
+                windows.base_master(window)
+            };
             let Some(base) = self.master(&buckets, base_index).await? else {
                 if head.block >= windows.end(window) {
                     on_event(MinerEvent::Skipped {
@@ -154,6 +202,13 @@ impl MinerNode {
                 window,
                 base: base_index,
             });
+            if self.behaviour != Behaviour::Honest && self.behaviour != Behaviour::Stale {
+                // Hostile miners do no work: that is the point of them.
+                self.misbehave(&buckets, window, base.hash).await?;
+                state.last_submitted = Some(window);
+                self.save_state(&state, &feedback)?;
+                continue;
+            }
             let pages = miner::pages_for(&self.ctx, window, &self.key.account())?;
             let ctx = self.ctx.clone();
             let master = base.master;
@@ -191,6 +246,120 @@ impl MinerNode {
             state.last_submitted = Some(window);
             self.save_state(&state, &feedback)?;
         }
+    }
+
+    /// What a hostile miner submits instead of its work.
+    async fn misbehave(
+        &self,
+        buckets: &Buckets,
+        window: u64,
+        base: [u8; 32],
+    ) -> Result<(), NodeError> {
+        let delta: Vec<Vec<f32>> = self
+            .ctx
+            .specs
+            .iter()
+            .map(|s| vec![0.0; s.numel()])
+            .collect();
+        let delta = delta.as_slice();
+        let ctx = &self.ctx;
+        let key = gradient_store::layout::submission(&ctx.id, window, &self.key.account());
+        let mut rng = window.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+        let mut next = move || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng
+        };
+        let fresh = || ErrorFeedback::new(&ctx.codec, FEEDBACK_BETA);
+        let payload = match self.behaviour {
+            Behaviour::Noise => {
+                // About the size of an honest window's change to the tiny model.
+                let rms = 2e-3f32;
+                let noise: Vec<Vec<f32>> = delta
+                    .iter()
+                    .map(|t| {
+                        t.iter()
+                            .map(|_| {
+                                ((next() >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 3.46 * rms
+                            })
+                            .collect()
+                    })
+                    .collect();
+                miner::compress(ctx, &mut fresh(), &noise)?
+            }
+            Behaviour::Lazy => {
+                let zeros: Vec<Vec<f32>> = delta.iter().map(|t| vec![0.0; t.len()]).collect();
+                miner::compress(ctx, &mut fresh(), &zeros)?
+            }
+            Behaviour::Garbage => (0..64 * 1024).map(|_| next() as u8).collect(),
+            Behaviour::Late => {
+                let deadline = ctx.windows.deadline(window);
+                while self.chain.head()?.block <= deadline {
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                }
+                miner::compress(ctx, &mut fresh(), delta)?
+            }
+            Behaviour::Replay if window == 0 => {
+                // Something of its own to replay later.
+                let zeros: Vec<Vec<f32>> = delta.iter().map(|t| vec![0.0; t.len()]).collect();
+                miner::compress(ctx, &mut fresh(), &zeros)?
+            }
+            Behaviour::Replay => {
+                let previous =
+                    gradient_store::layout::submission(&ctx.id, window - 1, &self.key.account());
+                let bytes = self
+                    .store
+                    .get(&previous, ctx.run.limits.max_submission_bytes)
+                    .await?;
+                self.store.put(&key, bytes.into(), true).await?;
+                return Ok(());
+            }
+            Behaviour::Copy => match self.copy_someone(buckets, window).await? {
+                Some(payload) => payload,
+                None => return Ok(()),
+            },
+            Behaviour::Honest | Behaviour::Stale => unreachable!("handled by the caller"),
+        };
+        miner::submit(&self.store, ctx, &self.key, window, base, payload).await?;
+        Ok(())
+    }
+
+    /// Waits for another miner's submission for `window` and returns its payload.
+    async fn copy_someone(
+        &self,
+        buckets: &Buckets,
+        window: u64,
+    ) -> Result<Option<Vec<u8>>, NodeError> {
+        let ctx = &self.ctx;
+        let deadline = ctx.windows.deadline(window);
+        while self.chain.head()?.block + 1 < deadline {
+            let graph = self.chain.metagraph()?;
+            for neuron in graph
+                .neurons
+                .iter()
+                .filter(|n| n.hotkey != self.key.account() && !n.validator_permit)
+            {
+                let Ok(Some(store)) = buckets.of(self.chain.as_ref(), &neuron.hotkey).await else {
+                    continue;
+                };
+                let key = gradient_store::layout::submission(&ctx.id, window, &neuron.hotkey);
+                let expect = gradient_store::Expect {
+                    kind: Some(gradient_store::Kind::Submission),
+                    window: Some(window),
+                    signer: Some(neuron.hotkey),
+                    ..Default::default()
+                };
+                if let Ok(opened) = store
+                    .get_envelope(&key, &expect, ctx.run.limits.max_submission_bytes)
+                    .await
+                {
+                    return Ok(Some(opened.payload.to_vec()));
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        Ok(None)
     }
 
     /// Master `index`: the genesis from the owner, later ones from the publishing validator.
