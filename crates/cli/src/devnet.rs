@@ -171,6 +171,7 @@ pub fn run(args: DevnetArgs) -> Result<()> {
         let windows = windows.clone();
         let uploaded = uploaded.clone();
         let names = names.clone();
+        let chain_path = chain_path.clone();
         readers.push(std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 let Ok(event) = serde_json::from_str::<serde_json::Value>(&line) else {
@@ -178,7 +179,31 @@ pub fn run(args: DevnetArgs) -> Result<()> {
                 };
                 match event["event"].as_str() {
                     Some("window") => {
-                        print_window(&event["summary"], &names);
+                        // Weights and incentive as the chain has them now.
+                        let incentive: BTreeMap<String, (f64, f64)> = LocalChain::open(&chain_path)
+                            .and_then(|c| c.metagraph())
+                            .map(|g| {
+                                let weights: BTreeMap<u16, f64> = g
+                                    .neurons
+                                    .iter()
+                                    .filter(|n| n.validator_permit)
+                                    .flat_map(|n| n.weights.clone())
+                                    .map(|(uid, w)| (uid, w as f64))
+                                    .collect();
+                                let total: f64 = weights.values().sum();
+                                g.neurons
+                                    .iter()
+                                    .map(|n| {
+                                        let w = weights.get(&n.uid).copied().unwrap_or(0.0);
+                                        (
+                                            n.hotkey.to_ss58(),
+                                            (w / total.max(1.0), n.incentive as f64 / 65535.0),
+                                        )
+                                    })
+                                    .collect()
+                            })
+                            .unwrap_or_default();
+                        print_window(&event["summary"], &names, &incentive);
                         windows.lock().unwrap().push(event["summary"].clone());
                     }
                     Some("submitted") => {
@@ -254,7 +279,11 @@ pub fn run(args: DevnetArgs) -> Result<()> {
     Ok(())
 }
 
-fn print_window(summary: &serde_json::Value, names: &BTreeMap<String, String>) {
+fn print_window(
+    summary: &serde_json::Value,
+    names: &BTreeMap<String, String>,
+    chain: &BTreeMap<String, (f64, f64)>,
+) {
     println!(
         "window {:>3}  master loss {:.4}  judged in {:.1}s",
         summary["window"].as_u64().unwrap_or(0),
@@ -277,7 +306,8 @@ fn print_window(summary: &serde_json::Value, names: &BTreeMap<String, String>) {
         } else {
             format!("rejected {}", m["rejection"])
         };
-        println!("    {name:<12} {verdict}");
+        let (weight, incentive) = chain.get(hotkey).copied().unwrap_or((0.0, 0.0));
+        println!("    {name:<12} weight {weight:.3}  incentive {incentive:.3}  {verdict}");
     }
 }
 
