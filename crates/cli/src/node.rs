@@ -9,7 +9,7 @@ use gradient_chain::{AccountId, Chain, connect};
 use gradient_model::parse_device;
 use gradient_node::miner_node::{MinerEvent, MinerNode};
 use gradient_node::validator_node::{ValidatorNode, WindowSummary};
-use gradient_node::{RunContext, owner};
+use gradient_node::{Peer, RunContext, owner};
 use gradient_protocol::RunConfig;
 use gradient_store::{BucketCommitment, Location, S3Credentials, Store, StoreConfig};
 
@@ -78,24 +78,13 @@ pub struct NodeArgs {
     pub behaviour: String,
 }
 
-struct Joined {
-    ctx: Arc<RunContext>,
-    key: gradient_chain::Keypair,
-    coldkey: AccountId,
-    chain: Arc<dyn Chain>,
-    store: Store,
-    commitment: Vec<u8>,
-    owner_store: Store,
-    state: PathBuf,
-}
-
 fn open_store(url: &str) -> Result<(Location, Store)> {
     let location = Location::parse(url, &S3Credentials::from_env())?;
     let store = Store::open(&location, StoreConfig::default())?;
     Ok((location, store))
 }
 
-async fn join(args: &NodeArgs, role: &str) -> Result<Joined> {
+async fn join(args: &NodeArgs, role: &str) -> Result<Peer> {
     let wallet = args.wallet.wallet()?;
     let key = wallet.hotkey()?;
     let coldkey = wallet.coldkey_account()?;
@@ -120,7 +109,7 @@ async fn join(args: &NodeArgs, role: &str) -> Result<Joined> {
             .join("state")
             .join(format!("{role}-{}", key.account()))
     });
-    Ok(Joined {
+    Ok(Peer {
         ctx,
         key,
         coldkey,
@@ -128,7 +117,9 @@ async fn join(args: &NodeArgs, role: &str) -> Result<Joined> {
         store,
         commitment,
         owner_store,
-        state,
+        owner: args.owner,
+        state_dir: state,
+        last_window: args.last_window,
     })
 }
 
@@ -165,21 +156,11 @@ pub fn owner(command: OwnerCommand) -> Result<()> {
 pub fn miner(args: NodeArgs, format: LogFormat) -> Result<()> {
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
-        let joined = join(&args, "miner").await?;
         let node = MinerNode {
-            ctx: joined.ctx,
-            key: joined.key,
-            coldkey: joined.coldkey,
-            chain: joined.chain,
-            store: joined.store,
-            commitment: joined.commitment,
-            owner_store: joined.owner_store,
-            owner: args.owner,
-            state_dir: joined.state,
-            last_window: args.last_window,
+            peer: join(&args, "miner").await?,
             behaviour: args.behaviour.parse().map_err(anyhow::Error::msg)?,
         };
-        let name = node.key.account().to_ss58();
+        let name = node.peer.key.account().to_ss58();
         node.run(&|event| report_miner(format, &name, &event))
             .await?;
         Ok(())
@@ -232,18 +213,8 @@ fn report_miner(format: LogFormat, name: &str, event: &MinerEvent) {
 pub fn validator(args: NodeArgs, format: LogFormat) -> Result<()> {
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
-        let joined = join(&args, "validator").await?;
         let node = ValidatorNode {
-            ctx: joined.ctx,
-            key: joined.key,
-            coldkey: joined.coldkey,
-            chain: joined.chain,
-            store: joined.store,
-            commitment: joined.commitment,
-            owner_store: joined.owner_store,
-            owner: args.owner,
-            state_dir: joined.state,
-            last_window: args.last_window,
+            peer: join(&args, "validator").await?,
         };
         node.run(&|summary| report_window(format, summary)).await?;
         Ok(())

@@ -14,9 +14,11 @@ pub mod miner;
 pub mod miner_node;
 pub mod network;
 pub mod owner;
+pub mod peer;
 pub mod validator;
 pub mod validator_node;
 
 pub use context::RunContext;
 pub use error::NodeError;
 pub use master::{Master, master_hash};
+pub use peer::Peer;

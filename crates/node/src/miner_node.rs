@@ -5,20 +5,17 @@
 //! miner carries on where it stopped.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
-use gradient_chain::{AccountId, Chain, Keypair};
 use gradient_codec::ErrorFeedback;
 use gradient_model::ParamSpec;
 use gradient_model::checkpoint::{tensors_from_bytes, tensors_to_bytes, write_atomic};
-use gradient_store::Store;
 use serde::{Deserialize, Serialize};
 
-use crate::context::RunContext;
 use crate::error::NodeError;
 use crate::miner::{self, FEEDBACK_BETA, TrainReport};
 use crate::network::{self, Buckets};
+use crate::peer::Peer;
 
 /// How a miner behaves. Everything but `Honest` is a hostile miner for devnets and tests, one
 /// of each kind a validator must pay nothing: it trains like an honest miner (so it keeps the
@@ -85,20 +82,7 @@ pub enum MinerEvent {
 }
 
 pub struct MinerNode {
-    pub ctx: Arc<RunContext>,
-    pub key: Keypair,
-    pub coldkey: AccountId,
-    pub chain: Arc<dyn Chain>,
-    /// The miner's own bucket, written with its credentials.
-    pub store: Store,
-    /// What validators need to read that bucket (read-only credentials), as committed on chain.
-    pub commitment: Vec<u8>,
-    /// The owner's store, for the genesis master.
-    pub owner_store: Store,
-    pub owner: AccountId,
-    pub state_dir: PathBuf,
-    /// Stop after this window (devnets run a fixed number).
-    pub last_window: Option<u64>,
+    pub peer: Peer,
     pub behaviour: Behaviour,
 }
 
@@ -109,11 +93,11 @@ struct MinerState {
 
 impl MinerNode {
     fn state_path(&self) -> PathBuf {
-        self.state_dir.join("miner.json")
+        self.peer.state_dir.join("miner.json")
     }
 
     fn feedback_path(&self) -> PathBuf {
-        self.state_dir.join("feedback.safetensors")
+        self.peer.state_dir.join("feedback.safetensors")
     }
 
     fn load_state(&self) -> Result<(MinerState, ErrorFeedback), NodeError> {
@@ -122,10 +106,11 @@ impl MinerNode {
                 .map_err(|e| NodeError::Invalid(format!("{}: {e}", self.state_path().display())))?,
             Err(_) => MinerState::default(),
         };
-        let codec = &self.ctx.codec;
+        let codec = &self.peer.ctx.codec;
         let feedback = match std::fs::read(self.feedback_path()) {
             Ok(bytes) => {
-                let residual = tensors_from_bytes(&self.feedback_path(), &bytes, &self.ctx.specs)?;
+                let residual =
+                    tensors_from_bytes(&self.feedback_path(), &bytes, &self.peer.ctx.specs)?;
                 ErrorFeedback::from_residual(codec, FEEDBACK_BETA, residual)?
             }
             Err(_) => ErrorFeedback::new(codec, FEEDBACK_BETA),
@@ -134,9 +119,10 @@ impl MinerNode {
     }
 
     fn save_state(&self, state: &MinerState, feedback: &ErrorFeedback) -> Result<(), NodeError> {
-        std::fs::create_dir_all(&self.state_dir)
-            .map_err(|e| NodeError::Invalid(format!("{}: {e}", self.state_dir.display())))?;
+        std::fs::create_dir_all(&self.peer.state_dir)
+            .map_err(|e| NodeError::Invalid(format!("{}: {e}", self.peer.state_dir.display())))?;
         let tensors: Vec<(String, &[usize], &[f32])> = self
+            .peer
             .ctx
             .specs
             .iter()
@@ -154,18 +140,14 @@ impl MinerNode {
 
     /// Registers and commits the bucket if needed, then mines window after window.
     pub async fn run(&self, on_event: &(dyn Fn(MinerEvent) + Sync)) -> Result<(), NodeError> {
-        let chain = self.chain.clone();
-        let uid = chain.register(&self.key, self.coldkey)?;
+        let chain = self.peer.chain.clone();
+        let uid = self.peer.join()?;
         on_event(MinerEvent::Registered { uid });
-        let committed = chain.commitment(&self.key.account())?;
-        if committed.map(|c| c.data) != Some(self.commitment.clone()) {
-            chain.commit(&self.key, &self.commitment)?;
-        }
         let (mut state, mut feedback) = self.load_state()?;
         let buckets = Buckets::default();
-        let windows = self.ctx.windows;
+        let windows = self.peer.ctx.windows;
         loop {
-            if let (Some(last), Some(done)) = (self.last_window, state.last_submitted)
+            if let (Some(last), Some(done)) = (self.peer.last_window, state.last_submitted)
                 && done >= last
             {
                 return Ok(());
@@ -175,7 +157,7 @@ impl MinerNode {
                 tokio::time::sleep(Duration::from_millis(200)).await;
                 continue;
             };
-            if self.last_window.is_some_and(|last| window > last) {
+            if self.peer.last_window.is_some_and(|last| window > last) {
                 return Ok(());
             }
             if state.last_submitted.is_some_and(|done| done >= window) {
@@ -209,14 +191,14 @@ impl MinerNode {
                 self.save_state(&state, &feedback)?;
                 continue;
             }
-            let pages = miner::pages_for(&self.ctx, window, &self.key.account())?;
-            let ctx = self.ctx.clone();
+            let pages = miner::pages_for(&self.peer.ctx, window, &self.peer.key.account())?;
+            let ctx = self.peer.ctx.clone();
             let master = base.master;
             let (delta, report) =
                 tokio::task::spawn_blocking(move || miner::train_window(&ctx, &master, &pages))
                     .await
                     .map_err(|e| NodeError::Invalid(format!("training thread: {e}")))??;
-            let payload = miner::compress(&self.ctx, &mut feedback, &delta)?;
+            let payload = miner::compress(&self.peer.ctx, &mut feedback, &delta)?;
             let now = chain.head()?.block;
             if now >= windows.deadline(window) {
                 on_event(MinerEvent::Skipped {
@@ -229,9 +211,9 @@ impl MinerNode {
             } else {
                 let bytes = payload.len();
                 miner::submit(
-                    &self.store,
-                    &self.ctx,
-                    &self.key,
+                    &self.peer.store,
+                    &self.peer.ctx,
+                    &self.peer.key,
                     window,
                     base.hash,
                     payload,
@@ -256,14 +238,15 @@ impl MinerNode {
         base: [u8; 32],
     ) -> Result<(), NodeError> {
         let delta: Vec<Vec<f32>> = self
+            .peer
             .ctx
             .specs
             .iter()
             .map(|s| vec![0.0; s.numel()])
             .collect();
         let delta = delta.as_slice();
-        let ctx = &self.ctx;
-        let key = gradient_store::layout::submission(&ctx.id, window, &self.key.account());
+        let ctx = &self.peer.ctx;
+        let key = gradient_store::layout::submission(&ctx.id, window, &self.peer.key.account());
         let mut rng = window.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
         let mut next = move || {
             rng ^= rng << 13;
@@ -295,7 +278,7 @@ impl MinerNode {
             Behaviour::Garbage => (0..64 * 1024).map(|_| next() as u8).collect(),
             Behaviour::Late => {
                 let deadline = ctx.windows.deadline(window);
-                while self.chain.head()?.block <= deadline {
+                while self.peer.chain.head()?.block <= deadline {
                     tokio::time::sleep(Duration::from_millis(250)).await;
                 }
                 miner::compress(ctx, &mut fresh(), delta)?
@@ -306,13 +289,17 @@ impl MinerNode {
                 miner::compress(ctx, &mut fresh(), &zeros)?
             }
             Behaviour::Replay => {
-                let previous =
-                    gradient_store::layout::submission(&ctx.id, window - 1, &self.key.account());
+                let previous = gradient_store::layout::submission(
+                    &ctx.id,
+                    window - 1,
+                    &self.peer.key.account(),
+                );
                 let bytes = self
+                    .peer
                     .store
                     .get(&previous, ctx.run.limits.max_submission_bytes)
                     .await?;
-                self.store.put(&key, bytes.into(), true).await?;
+                self.peer.store.put(&key, bytes.into(), true).await?;
                 return Ok(());
             }
             Behaviour::Copy => match self.copy_someone(buckets, window).await? {
@@ -321,7 +308,7 @@ impl MinerNode {
             },
             Behaviour::Honest | Behaviour::Stale => unreachable!("handled by the caller"),
         };
-        miner::submit(&self.store, ctx, &self.key, window, base, payload).await?;
+        miner::submit(&self.peer.store, ctx, &self.peer.key, window, base, payload).await?;
         Ok(())
     }
 
@@ -331,16 +318,17 @@ impl MinerNode {
         buckets: &Buckets,
         window: u64,
     ) -> Result<Option<Vec<u8>>, NodeError> {
-        let ctx = &self.ctx;
+        let ctx = &self.peer.ctx;
         let deadline = ctx.windows.deadline(window);
-        while self.chain.head()?.block + 1 < deadline {
-            let graph = self.chain.metagraph()?;
+        while self.peer.chain.head()?.block + 1 < deadline {
+            let graph = self.peer.chain.metagraph()?;
             for neuron in graph
                 .neurons
                 .iter()
-                .filter(|n| n.hotkey != self.key.account() && !n.validator_permit)
+                .filter(|n| n.hotkey != self.peer.key.account() && !n.validator_permit)
             {
-                let Ok(Some(store)) = buckets.of(self.chain.as_ref(), &neuron.hotkey).await else {
+                let Ok(Some(store)) = buckets.of(self.peer.chain.as_ref(), &neuron.hotkey).await
+                else {
                     continue;
                 };
                 let key = gradient_store::layout::submission(&ctx.id, window, &neuron.hotkey);
@@ -369,15 +357,21 @@ impl MinerNode {
         index: u64,
     ) -> Result<Option<network::Fetched>, NodeError> {
         if index == 0 {
-            return network::read_master(&self.ctx, &self.owner_store, 0, self.owner).await;
+            return network::read_master(
+                &self.peer.ctx,
+                &self.peer.owner_store,
+                0,
+                self.peer.owner,
+            )
+            .await;
         }
-        let graph = self.chain.metagraph()?;
+        let graph = self.peer.chain.metagraph()?;
         let Some(publisher) = network::publisher(&graph) else {
             return Ok(None);
         };
-        let Some(store) = buckets.of(self.chain.as_ref(), &publisher).await? else {
+        let Some(store) = buckets.of(self.peer.chain.as_ref(), &publisher).await? else {
             return Ok(None);
         };
-        network::read_master(&self.ctx, &store, index, publisher).await
+        network::read_master(&self.peer.ctx, &store, index, publisher).await
     }
 }

@@ -5,23 +5,22 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use gradient_chain::{AccountId, Chain, Keypair, Uid};
+use gradient_chain::{AccountId, Uid};
 use gradient_data::Split;
 use gradient_data::pages::evaluation_pages;
 use gradient_model::checkpoint::write_atomic;
 use gradient_protocol::aggregate::top_k;
 use gradient_protocol::scoring::{Rejection, copies, cut_below_best, smooth, weights};
-use gradient_store::{Kind, Store, StoreError, layout};
+use gradient_store::{Kind, StoreError, layout};
 use serde::{Deserialize, Serialize};
 
-use crate::context::RunContext;
 use crate::error::NodeError;
 use crate::master::{Master, master_hash};
 use crate::network::{self, Buckets};
+use crate::peer::Peer;
 use crate::validator::{self, Candidate, Judge};
 
 /// One miner's result in one window.
@@ -69,22 +68,12 @@ struct ValidatorState {
 const REPORT_PAGES: usize = 4;
 
 pub struct ValidatorNode {
-    pub ctx: Arc<RunContext>,
-    pub key: Keypair,
-    pub coldkey: AccountId,
-    pub chain: Arc<dyn Chain>,
-    pub store: Store,
-    pub commitment: Vec<u8>,
-    pub owner_store: Store,
-    pub owner: AccountId,
-    pub state_dir: PathBuf,
-    /// Stop after judging this window.
-    pub last_window: Option<u64>,
+    pub peer: Peer,
 }
 
 impl ValidatorNode {
     fn state_path(&self) -> PathBuf {
-        self.state_dir.join("validator.json")
+        self.peer.state_dir.join("validator.json")
     }
 
     fn load_state(&self) -> Result<ValidatorState, NodeError> {
@@ -96,8 +85,8 @@ impl ValidatorNode {
     }
 
     fn save_state(&self, state: &ValidatorState) -> Result<(), NodeError> {
-        std::fs::create_dir_all(&self.state_dir)
-            .map_err(|e| NodeError::Invalid(format!("{}: {e}", self.state_dir.display())))?;
+        std::fs::create_dir_all(&self.peer.state_dir)
+            .map_err(|e| NodeError::Invalid(format!("{}: {e}", self.peer.state_dir.display())))?;
         write_atomic(
             &self.state_path(),
             &serde_json::to_vec(state).expect("serialises"),
@@ -111,21 +100,17 @@ impl ValidatorNode {
     }
 
     pub async fn run(&self, on_window: &(dyn Fn(&WindowSummary) + Sync)) -> Result<(), NodeError> {
-        self.chain.register(&self.key, self.coldkey)?;
-        let committed = self.chain.commitment(&self.key.account())?;
-        if committed.map(|c| c.data) != Some(self.commitment.clone()) {
-            self.chain.commit(&self.key, &self.commitment)?;
-        }
+        self.peer.join()?;
         let mut state = self.load_state()?;
         let buckets = Buckets::default();
         loop {
-            if let Some(last) = self.last_window
+            if let Some(last) = self.peer.last_window
                 && state.next_window > last
             {
                 return Ok(());
             }
-            let head = self.chain.head()?;
-            let ready = self.ctx.windows.judgeable(head.block);
+            let head = self.peer.chain.head()?;
+            let ready = self.peer.ctx.windows.judgeable(head.block);
             if ready.is_none_or(|w| w < state.next_window) {
                 tokio::time::sleep(Duration::from_millis(250)).await;
                 continue;
@@ -142,9 +127,15 @@ impl ValidatorNode {
 
     async fn master(&self, index: u64) -> Result<network::Fetched, NodeError> {
         let found = if index == 0 {
-            network::read_master(&self.ctx, &self.owner_store, 0, self.owner).await?
+            network::read_master(&self.peer.ctx, &self.peer.owner_store, 0, self.peer.owner).await?
         } else {
-            network::read_master(&self.ctx, &self.store, index, self.key.account()).await?
+            network::read_master(
+                &self.peer.ctx,
+                &self.peer.store,
+                index,
+                self.peer.key.account(),
+            )
+            .await?
         };
         found.ok_or_else(|| NodeError::Invalid(format!("master {index} is missing")))
     }
@@ -156,20 +147,20 @@ impl ValidatorNode {
         window: u64,
     ) -> Result<WindowSummary, NodeError> {
         let started = std::time::Instant::now();
-        let ctx = &self.ctx;
+        let ctx = &self.peer.ctx;
         let windows = ctx.windows;
         let base = self.master(windows.base_master(window)).await?;
         let latest = self.master(window).await?;
-        let params = self.chain.params()?;
+        let params = self.peer.chain.params()?;
         let start_ms = params.timestamp_of(windows.start(window));
         let deadline_ms = params.timestamp_of(windows.deadline(window));
         let seed = validator::eval_seed(
             &ctx.id,
             window,
-            &self.chain.block_hash(windows.deadline(window))?,
+            &self.peer.chain.block_hash(windows.deadline(window))?,
         );
-        let graph = self.chain.metagraph()?;
-        let me = self.key.account();
+        let graph = self.peer.chain.metagraph()?;
+        let me = self.peer.key.account();
 
         // Fetch every miner's submission at once.
         let mut candidates = Vec::new();
@@ -178,7 +169,7 @@ impl ValidatorNode {
             .iter()
             .filter(|n| n.hotkey != me && !n.validator_permit)
         {
-            if let Ok(Some(store)) = buckets.of(self.chain.as_ref(), &neuron.hotkey).await {
+            if let Ok(Some(store)) = buckets.of(self.peer.chain.as_ref(), &neuron.hotkey).await {
                 candidates.push(Candidate {
                     uid: neuron.uid,
                     hotkey: neuron.hotkey,
@@ -316,7 +307,7 @@ impl ValidatorNode {
 
     async fn publish(&self, index: u64, previous: [u8; 32], bytes: Bytes) -> Result<(), NodeError> {
         self.put(
-            layout::master(&self.ctx.id, index),
+            layout::master(&self.peer.ctx.id, index),
             Kind::Master,
             index,
             previous,
@@ -334,12 +325,13 @@ impl ValidatorNode {
         bytes: Bytes,
     ) -> Result<(), NodeError> {
         match self
+            .peer
             .store
             .put_envelope(
                 &key,
-                &self.key,
+                &self.peer.key,
                 kind,
-                self.ctx.id,
+                self.peer.ctx.id,
                 window,
                 base,
                 bytes,
@@ -355,7 +347,7 @@ impl ValidatorNode {
 
     /// The master's loss on fixed validation pages, for reports.
     pub fn report_loss(&self, master: &Master) -> Result<f64, NodeError> {
-        let ctx = &self.ctx;
+        let ctx = &self.peer.ctx;
         let pages = evaluation_pages(
             blake3::hash(b"gradient report pages").as_bytes(),
             REPORT_PAGES.min(ctx.corpus.num_pages(Split::Validation) as usize),
@@ -367,11 +359,12 @@ impl ValidatorNode {
 
     /// Sets weights from the smoothed scores when the chain's rate limit allows.
     fn set_weights(&self, state: &ValidatorState) -> Result<(), NodeError> {
-        let graph = self.chain.metagraph()?;
-        let Some(me) = graph.neuron(graph.uid_of(&self.key.account()).unwrap_or(u16::MAX)) else {
+        let graph = self.peer.chain.metagraph()?;
+        let Some(me) = graph.neuron(graph.uid_of(&self.peer.key.account()).unwrap_or(u16::MAX))
+        else {
             return Ok(());
         };
-        let params = self.chain.params()?;
+        let params = self.peer.chain.params()?;
         if !me.validator_permit || graph.head.block < me.last_update + params.weights_rate_limit {
             return Ok(());
         }
@@ -390,10 +383,12 @@ impl ValidatorNode {
         if weights.iter().all(|w| *w == 0.0) {
             return Ok(());
         }
-        match self
-            .chain
-            .set_weights(&self.key, &uids, &weights, params.weights_version_key)
-        {
+        match self.peer.chain.set_weights(
+            &self.peer.key,
+            &uids,
+            &weights,
+            params.weights_version_key,
+        ) {
             Ok(_) => Ok(()),
             Err(e) if e.is_rate_limited() => Ok(()),
             Err(e) => Err(e.into()),
