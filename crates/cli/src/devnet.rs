@@ -4,14 +4,14 @@
 //! table as windows are judged and writes `report.json` at the end.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use gradient_chain::{AccountId, Chain, Keypair, LocalChain, SubnetParams, Wallet};
+use gradient_chain::{Chain, Keypair, LocalChain, SubnetParams, Wallet};
 use gradient_protocol::RunConfig;
 use gradient_store::{Location, Store, StoreConfig};
 
@@ -33,22 +33,77 @@ pub struct DevnetArgs {
     /// Seconds per block.
     #[arg(long, default_value_t = 1.0, env = "GRADIENT_DEVNET_BLOCK_SECONDS")]
     block_seconds: f64,
+    /// At most this many inner steps per miner and window (by default the window's time is the
+    /// only limit). With a cap that fits the window, honest deltas depend only on the master,
+    /// so two devnets can be compared exactly.
+    #[arg(long, env = "GRADIENT_DEVNET_INNER_STEPS")]
+    inner_steps: Option<u64>,
+    /// Where nodes keep their buckets: a directory (the default, under --dir) or
+    /// s3://bucket/prefix on an S3-compatible server (credentials from AWS_*; each node gets
+    /// its own prefix).
+    #[arg(long, env = "GRADIENT_DEVNET_STORE")]
+    store: Option<String>,
+    /// SIGKILL the validator and the first miner in the middle of window 1 and restart them.
+    #[arg(long, hide = true)]
+    chaos: bool,
 }
 
 /// Marks a directory as a devnet's, so a rerun may clear it and nothing else.
 const MARKER: &str = "devnet.json";
 
+/// What a miner reported uploading.
+#[derive(Clone, Default)]
+struct Uploads {
+    bytes: u64,
+    steps: u64,
+    /// Training time over wall time since it first trained, as of its last submission.
+    utilisation: Option<f64>,
+}
+
 struct Node {
     name: String,
-    hotkey: AccountId,
+    role: String,
+    behaviour: String,
+    key: Keypair,
     child: Child,
+    reader: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Drop for Node {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if let Some(reader) = self.reader.take() {
+            let _ = reader.join();
+        }
     }
+}
+
+/// Each neuron's (weight from the validators, incentive) as the chain has them now.
+fn chain_view(chain_path: &Path) -> BTreeMap<String, (f64, f64)> {
+    LocalChain::open(chain_path)
+        .and_then(|c| c.metagraph())
+        .map(|g| {
+            let weights: BTreeMap<u16, f64> = g
+                .neurons
+                .iter()
+                .filter(|n| n.validator_permit)
+                .flat_map(|n| n.weights.clone())
+                .map(|(uid, w)| (uid, w as f64))
+                .collect();
+            let total: f64 = weights.values().sum();
+            g.neurons
+                .iter()
+                .map(|n| {
+                    let w = weights.get(&n.uid).copied().unwrap_or(0.0);
+                    (
+                        n.hotkey.to_ss58(),
+                        (w / total.max(1.0), n.incentive as f64 / 65535.0),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 pub fn run(args: DevnetArgs) -> Result<()> {
@@ -57,12 +112,16 @@ pub fn run(args: DevnetArgs) -> Result<()> {
     }
     let dir = prepare_dir(&args.dir)?;
     let wallets = dir.join("wallets");
+    // Well-known keys derived from each node's name, so two devnets assign the same pages to
+    // the same miners and can be compared run against run. Never use them on a real chain.
     let wallet = |hotkey: &str| -> Result<Keypair> {
         let w = Wallet::new(&wallets, "devnet", hotkey)?;
         if w.coldkey_account().is_err() {
-            w.create_coldkey(None, true)?;
+            w.write_coldkey(&Keypair::dev("devnet coldkey"), None, None, true)?;
         }
-        Ok(w.create_hotkey(true)?.0)
+        let pair = Keypair::dev(&format!("devnet {hotkey}"));
+        w.write_hotkey(&pair, None, true)?;
+        Ok(pair)
     };
     let owner = wallet("owner")?;
     let validator = wallet("validator")?;
@@ -94,10 +153,24 @@ pub fn run(args: DevnetArgs) -> Result<()> {
     let chain = LocalChain::open_or_create(&chain_path, &params)?;
     chain.set_stake(&validator.account(), 1_000 * 1_000_000_000)?;
 
-    let run = RunConfig::devnet(chain.head()?.block + 12);
-    let owner_url = format!("file://{}", dir.join("owner").display());
+    let mut run = RunConfig::devnet(chain.head()?.block + 12);
+    if let Some(steps) = args.inner_steps {
+        run.miner.inner_steps = steps;
+    }
+    let bucket = |name: &str| match &args.store {
+        Some(url) if url.starts_with("s3://") => format!("{}/{name}", url.trim_end_matches('/')),
+        Some(path) => format!(
+            "file://{}",
+            std::path::absolute(path)
+                .unwrap_or_default()
+                .join(name)
+                .display()
+        ),
+        None => format!("file://{}", dir.join("buckets").join(name).display()),
+    };
+    let owner_url = bucket("owner");
     let owner_store = Store::open(
-        &Location::parse(&owner_url, &Default::default())?,
+        &Location::parse(&owner_url, &gradient_store::S3Credentials::from_env())?,
         StoreConfig::default(),
     )?;
     let runtime = tokio::runtime::Runtime::new()?;
@@ -114,18 +187,27 @@ pub fn run(args: DevnetArgs) -> Result<()> {
         run.windows.blocks_per_window
     );
 
+    let windows: Arc<Mutex<Vec<serde_json::Value>>> = Arc::default();
+    let uploaded: Arc<Mutex<BTreeMap<String, Uploads>>> = Arc::default();
+    let names: BTreeMap<String, String> = std::iter::once(("validator".to_string(), &validator))
+        .chain(miners.iter().map(|(name, key, _)| (name.clone(), key)))
+        .map(|(name, key)| (key.account().to_ss58(), name))
+        .collect();
     let exe = std::env::current_exe()?;
     let spawn = |role: &str, name: &str, key: &Keypair, behaviour: &str| -> Result<Node> {
+        let log = || {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(dir.join(format!("{name}.log")))
+        };
         let mut cmd = Command::new(&exe);
         cmd.args(["--log-format", "json", role])
             .arg("--wallet.path")
             .arg(&wallets)
             .args(["--wallet.name", "devnet", "--wallet.hotkey", name])
             .arg("--store")
-            .arg(format!(
-                "file://{}",
-                dir.join("buckets").join(name).display()
-            ))
+            .arg(bucket(name))
             .arg("--chain")
             .arg(&chain_path)
             .args([
@@ -143,14 +225,60 @@ pub fn run(args: DevnetArgs) -> Result<()> {
                 vec![]
             })
             .stdout(Stdio::piped())
-            .stderr(Stdio::from(std::fs::File::create(
-                dir.join(format!("{name}.log")),
-            )?));
-        let child = cmd.spawn().with_context(|| format!("starting {name}"))?;
+            .stderr(Stdio::from(log()?));
+        if role == "miner" {
+            // Miners fill every idle cycle (that is their job); on one machine the validator
+            // must still judge each window within the next, or everyone waits for masters.
+            use std::os::unix::process::CommandExt;
+            // SAFETY: setpriority is async-signal-safe and touches only the child.
+            unsafe {
+                cmd.pre_exec(|| {
+                    libc::setpriority(libc::PRIO_PROCESS, 0, 10);
+                    Ok(())
+                });
+            }
+        }
+        let mut child = cmd.spawn().with_context(|| format!("starting {name}"))?;
+        let stdout = child.stdout.take().expect("piped");
+        let name = name.to_string();
+        let windows = windows.clone();
+        let uploaded = uploaded.clone();
+        let names = names.clone();
+        let chain_path = chain_path.clone();
+        // Events go to the node's log too, next to its diagnostics.
+        let mut log = log()?;
+        let reader = std::thread::spawn({
+            let name = name.clone();
+            move || {
+                for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                    let _ = writeln!(log, "{line}");
+                    let Ok(event) = serde_json::from_str::<serde_json::Value>(&line) else {
+                        continue;
+                    };
+                    match event["event"].as_str() {
+                        Some("window") => {
+                            print_window(&event["summary"], &names, &chain_view(&chain_path));
+                            windows.lock().unwrap().push(event["summary"].clone());
+                        }
+                        Some("submitted") => {
+                            let mut uploaded = uploaded.lock().unwrap();
+                            let entry = uploaded.entry(name.clone()).or_default();
+                            entry.bytes += event["bytes"].as_u64().unwrap_or(0);
+                            entry.steps += event["steps"].as_u64().unwrap_or(0);
+                            entry.utilisation = event["utilisation"].as_f64();
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        });
         Ok(Node {
-            name: name.to_string(),
-            hotkey: key.account(),
+            name,
+            role: role.to_string(),
+            behaviour: behaviour.to_string(),
+            key: key.clone(),
             child,
+            reader: Some(reader),
         })
     };
     let mut nodes = vec![spawn("validator", "validator", &validator, "")?];
@@ -158,64 +286,39 @@ pub fn run(args: DevnetArgs) -> Result<()> {
         nodes.push(spawn("miner", name, key, behaviour)?);
     }
 
-    let windows: Arc<Mutex<Vec<serde_json::Value>>> = Arc::default();
-    let uploaded: Arc<Mutex<BTreeMap<String, u64>>> = Arc::default();
-    let names: BTreeMap<String, String> = nodes
-        .iter()
-        .map(|n| (n.hotkey.to_ss58(), n.name.clone()))
-        .collect();
-    let mut readers = Vec::new();
-    for node in &mut nodes {
-        let stdout = node.child.stdout.take().expect("piped");
-        let name = node.name.clone();
-        let windows = windows.clone();
-        let uploaded = uploaded.clone();
-        let names = names.clone();
-        let chain_path = chain_path.clone();
-        readers.push(std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let Ok(event) = serde_json::from_str::<serde_json::Value>(&line) else {
-                    continue;
-                };
-                match event["event"].as_str() {
-                    Some("window") => {
-                        // Weights and incentive as the chain has them now.
-                        let incentive: BTreeMap<String, (f64, f64)> = LocalChain::open(&chain_path)
-                            .and_then(|c| c.metagraph())
-                            .map(|g| {
-                                let weights: BTreeMap<u16, f64> = g
-                                    .neurons
-                                    .iter()
-                                    .filter(|n| n.validator_permit)
-                                    .flat_map(|n| n.weights.clone())
-                                    .map(|(uid, w)| (uid, w as f64))
-                                    .collect();
-                                let total: f64 = weights.values().sum();
-                                g.neurons
-                                    .iter()
-                                    .map(|n| {
-                                        let w = weights.get(&n.uid).copied().unwrap_or(0.0);
-                                        (
-                                            n.hotkey.to_ss58(),
-                                            (w / total.max(1.0), n.incentive as f64 / 65535.0),
-                                        )
-                                    })
-                                    .collect()
-                            })
-                            .unwrap_or_default();
-                        print_window(&event["summary"], &names, &incentive);
-                        windows.lock().unwrap().push(event["summary"].clone());
-                    }
-                    Some("submitted") => {
-                        *uploaded.lock().unwrap().entry(name.clone()).or_default() +=
-                            event["bytes"].as_u64().unwrap_or(0);
-                    }
-                    _ => {}
-                }
+    // --chaos: SIGKILL the validator and the first miner in the middle of window 1, then start
+    // them again; they must carry on from their saved state.
+    let mut chaos_at = args
+        .chaos
+        .then(|| run.windows.genesis_block + run.windows.blocks_per_window * 3 / 2);
+    let status = loop {
+        if let Some(status) = nodes[0].child.try_wait()? {
+            break status;
+        }
+        if let Some(block) = chaos_at
+            && chain.head()?.block >= block
+        {
+            chaos_at = None;
+            for i in [0, 1] {
+                let node = &mut nodes[i];
+                node.child.kill()?;
+                node.child.wait()?;
+                println!(
+                    "chaos: killed {} (SIGKILL) at block {block}; restarting it",
+                    node.name
+                );
+                let (role, name, key, behaviour) = (
+                    node.role.clone(),
+                    node.name.clone(),
+                    node.key.clone(),
+                    node.behaviour.clone(),
+                );
+                let old = std::mem::replace(node, spawn(&role, &name, &key, &behaviour)?);
+                drop(old);
             }
-        }));
-    }
-    let status = nodes[0].child.wait()?;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
     if !status.success() {
         bail!(
             "the validator stopped: {status}; see {}",
@@ -223,12 +326,16 @@ pub fn run(args: DevnetArgs) -> Result<()> {
         );
     }
     drop(nodes);
-    for reader in readers {
-        let _ = reader.join();
-    }
 
     let graph = chain.metagraph()?;
-    let windows = windows.lock().unwrap().clone();
+    // The validator's saved history is the record: it survives restarts, and a window judged
+    // again after a crash replaces nothing in it.
+    let history = dir.join("state").join("validator").join("validator.json");
+    let windows: Vec<serde_json::Value> = std::fs::read(&history)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .and_then(|v| v["history"].as_array().cloned())
+        .unwrap_or_else(|| windows.lock().unwrap().clone());
     let uploaded = uploaded.lock().unwrap().clone();
     let miners_report: Vec<serde_json::Value> = graph
         .neurons
@@ -240,7 +347,9 @@ pub fn run(args: DevnetArgs) -> Result<()> {
                 "incentive": n.incentive as f64 / 65535.0,
                 "dividends": n.dividends as f64 / 65535.0,
                 "emission_rao": n.total_emission,
-                "bytes_uploaded": uploaded.get(&name).copied().unwrap_or(0),
+                "bytes_uploaded": uploaded.get(&name).map_or(0, |u| u.bytes),
+                "steps": uploaded.get(&name).map_or(0, |u| u.steps),
+                "utilisation": uploaded.get(&name).and_then(|u| u.utilisation),
             })
         })
         .collect();

@@ -1,7 +1,9 @@
 //! `gradient owner init`, `gradient miner` and `gradient validator`: the network's nodes.
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+
+use indicatif::{ProgressBar, ProgressStyle};
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
@@ -161,52 +163,113 @@ pub fn miner(args: NodeArgs, format: LogFormat) -> Result<()> {
             behaviour: args.behaviour.parse().map_err(anyhow::Error::msg)?,
         };
         let name = node.peer.key.account().to_ss58();
-        node.run(&|event| report_miner(format, &name, &event))
-            .await?;
+        let bar = Mutex::new(None::<ProgressBar>);
+        node.run(Arc::new(move |event| {
+            report_miner(format, &name, &bar, &event)
+        }))
+        .await?;
         Ok(())
     })
 }
 
-fn report_miner(format: LogFormat, name: &str, event: &MinerEvent) {
-    let value = match event {
-        MinerEvent::Registered { uid } => serde_json::json!({"event": "registered", "uid": uid}),
-        MinerEvent::Training { window, base } => {
-            serde_json::json!({"event": "training", "window": window, "base_master": base})
+/// Prints a miner's events: JSON lines, or text with a progress bar per window (the window's
+/// time, since the window's end, not a step count, stops training).
+fn report_miner(
+    format: LogFormat,
+    name: &str,
+    bar: &Mutex<Option<ProgressBar>>,
+    event: &MinerEvent,
+) {
+    if format == LogFormat::Json {
+        let value = match event {
+            MinerEvent::Registered { uid } => {
+                serde_json::json!({"event": "registered", "uid": uid})
+            }
+            MinerEvent::Training {
+                window,
+                base,
+                seconds,
+            } => serde_json::json!({
+                "event": "training", "window": window, "base_master": base, "seconds": seconds,
+            }),
+            // Too many for a log; the submission carries the totals.
+            MinerEvent::Step { .. } => return,
+            MinerEvent::Submitted {
+                window,
+                bytes,
+                report,
+                utilisation,
+            } => serde_json::json!({
+                "event": "submitted", "window": window, "bytes": bytes, "steps": report.steps,
+                "tokens": report.tokens, "seconds": report.seconds,
+                "first_loss": report.first_loss, "last_loss": report.last_loss,
+                "utilisation": utilisation,
+            }),
+            MinerEvent::Skipped { window, why } => {
+                serde_json::json!({"event": "skipped", "window": window, "why": why})
+            }
+        };
+        println!("{value}");
+        return;
+    }
+    let mut bar = bar.lock().unwrap_or_else(|e| e.into_inner());
+    let say = |bar: &Option<ProgressBar>, line: String| match bar {
+        Some(b) => b.println(line),
+        None => println!("{line}"),
+    };
+    match event {
+        MinerEvent::Registered { uid } => println!("miner {name}: uid {uid}"),
+        MinerEvent::Training {
+            window,
+            base,
+            seconds,
+        } => {
+            if let Some(old) = bar.take() {
+                old.finish();
+            }
+            let b = ProgressBar::new((seconds * 10.0).round().max(1.0) as u64).with_style(
+                ProgressStyle::with_template("window {prefix} [{elapsed_precise}] {bar:30} {msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            b.set_prefix(format!("{window} (from master {base})"));
+            *bar = Some(b);
+        }
+        MinerEvent::Step {
+            report,
+            seconds_left,
+            ..
+        } => {
+            if let Some(b) = bar.as_ref() {
+                let total = b.length().unwrap_or(1);
+                b.set_position(total.saturating_sub((seconds_left * 10.0).round() as u64));
+                b.set_message(format!(
+                    "step {} loss {:.3} ({:.0} tok/s)",
+                    report.steps,
+                    report.last_loss,
+                    report.tokens as f64 / report.seconds.max(1e-9)
+                ));
+            }
         }
         MinerEvent::Submitted {
             window,
             bytes,
             report,
-        } => serde_json::json!({
-            "event": "submitted", "window": window, "bytes": bytes, "steps": report.steps,
-            "tokens": report.tokens, "seconds": report.seconds,
-            "first_loss": report.first_loss, "last_loss": report.last_loss,
-        }),
-        MinerEvent::Skipped { window, why } => {
-            serde_json::json!({"event": "skipped", "window": window, "why": why})
-        }
-    };
-    match format {
-        LogFormat::Json => println!("{value}"),
-        LogFormat::Text => match event {
-            MinerEvent::Registered { uid } => println!("miner {name}: uid {uid}"),
-            MinerEvent::Training { window, base } => {
-                println!("window {window}: training from master {base}")
-            }
-            MinerEvent::Submitted {
-                window,
-                bytes,
-                report,
-            } => println!(
-                "window {window}: loss {:.3} -> {:.3} in {} steps ({:.1}s), submitted {} KB",
+            utilisation,
+        } => say(
+            &bar,
+            format!(
+                "window {window}: loss {:.3} -> {:.3} in {} steps ({:.1}s), submitted {} KB; busy {:.0}% of the time",
                 report.first_loss,
                 report.last_loss,
                 report.steps,
                 report.seconds,
-                bytes / 1024
+                bytes / 1024,
+                utilisation * 100.0
             ),
-            MinerEvent::Skipped { window, why } => println!("window {window}: skipped: {why}"),
-        },
+        ),
+        MinerEvent::Skipped { window, why } => {
+            say(&bar, format!("window {window}: skipped: {why}"))
+        }
     }
 }
 

@@ -42,25 +42,31 @@ pub fn pages_for(ctx: &RunContext, window: u64, hotkey: &AccountId) -> Result<Ve
     )?)
 }
 
-/// The inner optimizer for one window: AdamW with warmup, cosine to 10% over the window.
+/// The inner optimizer for one window: AdamW, warmup, then a constant rate. The window's
+/// length in time, not a step count, ends training, so no decay is planned.
 pub fn inner_config(ctx: &RunContext) -> TrainConfig {
     let m = &ctx.run.miner;
     TrainConfig {
         lr: m.lr,
         warmup_steps: m.warmup_steps,
         total_steps: m.inner_steps,
-        schedule: Schedule::Cosine,
+        schedule: Schedule::Wsd {
+            decay_fraction: 0.0,
+        },
         weight_decay: m.weight_decay,
         grad_clip: m.grad_clip,
         ..TrainConfig::default()
     }
 }
 
-/// Trains `inner_steps` from `base` on `pages`; returns the delta (trained minus base).
+/// Trains from `base` over `pages`' batches, round and round, until `enough` says so (it is
+/// asked after every step; the window is ending) or `inner_steps` are done. Returns the delta
+/// (trained minus base).
 pub fn train_window(
     ctx: &RunContext,
     base: &Master,
     pages: &[u64],
+    enough: &dyn Fn(&TrainReport) -> bool,
 ) -> Result<(Vec<Vec<f32>>, TrainReport), NodeError> {
     let start = Instant::now();
     let model = ctx.model_from(&base.params)?;
@@ -84,6 +90,10 @@ pub fn train_window(
         report.last_loss = stats.loss;
         report.tokens += stats.tokens;
         report.steps += 1;
+        report.seconds = start.elapsed().as_secs_f64();
+        if enough(&report) {
+            break;
+        }
     }
     let trained = trainer.model().read_params()?;
     let delta = trained

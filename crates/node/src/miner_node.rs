@@ -16,6 +16,7 @@ use crate::error::NodeError;
 use crate::miner::{self, FEEDBACK_BETA, TrainReport};
 use crate::network::{self, Buckets};
 use crate::peer::Peer;
+use gradient_store::StoreError;
 
 /// How a miner behaves. Everything but `Honest` is a hostile miner for devnets and tests, one
 /// of each kind a validator must pay nothing: it trains like an honest miner (so it keeps the
@@ -69,16 +70,39 @@ pub enum MinerEvent {
     Training {
         window: u64,
         base: u64,
+        /// Seconds until the window ends, when training stops.
+        seconds: f64,
+    },
+    /// After every inner step.
+    Step {
+        window: u64,
+        report: TrainReport,
+        seconds_left: f64,
     },
     Submitted {
         window: u64,
         bytes: usize,
         report: TrainReport,
+        /// Seconds spent training over seconds since training first started.
+        utilisation: f64,
     },
     Skipped {
         window: u64,
         why: String,
     },
+}
+
+/// Where progress goes; called from the training thread too.
+pub type OnEvent = std::sync::Arc<dyn Fn(MinerEvent) + Send + Sync>;
+
+/// A trained window, waiting to be compressed and uploaded.
+struct Trained {
+    window: u64,
+    base_hash: [u8; 32],
+    delta: Vec<Vec<f32>>,
+    report: TrainReport,
+    /// Of the miner since it first started training, up to the end of this window's.
+    utilisation: f64,
 }
 
 pub struct MinerNode {
@@ -138,39 +162,64 @@ impl MinerNode {
         Ok(())
     }
 
-    /// Registers and commits the bucket if needed, then mines window after window.
-    pub async fn run(&self, on_event: &(dyn Fn(MinerEvent) + Sync)) -> Result<(), NodeError> {
+    /// Registers and commits the bucket if needed, then mines window after window: training
+    /// fills each window to its last block, and the upload of one window overlaps the training
+    /// of the next, so compute does not wait on the network.
+    pub async fn run(&self, on_event: OnEvent) -> Result<(), NodeError> {
         let chain = self.peer.chain.clone();
         let uid = self.peer.join()?;
         on_event(MinerEvent::Registered { uid });
         let (mut state, mut feedback) = self.load_state()?;
         let buckets = Buckets::default();
         let windows = self.peer.ctx.windows;
+        let block_ms = chain.params()?.block_time_ms;
+        let mut pending: Option<Trained> = None;
+        let mut busy = 0.0f64;
+        let mut first_start: Option<std::time::Instant> = None;
         loop {
-            if let (Some(last), Some(done)) = (self.peer.last_window, state.last_submitted)
-                && done >= last
-            {
-                return Ok(());
-            }
             let head = chain.head()?;
-            let Some(window) = windows.window_at(head.block) else {
+            let finished = |w: u64| self.peer.last_window.is_some_and(|last| w > last);
+            let current = windows.window_at(head.block);
+            // The window to train next: the current one, unless it is done.
+            let next = current.filter(|&w| state.last_submitted.is_none_or(|done| done < w));
+            let next = next.filter(|&w| pending.as_ref().is_none_or(|p| p.window < w));
+            if next.is_none_or(finished) || current.is_none() {
+                if let Some(trained) = pending.take() {
+                    self.upload(trained, &mut feedback, &mut state, &on_event)
+                        .await?;
+                    continue;
+                }
+                if current.is_some_and(finished)
+                    || (self.peer.last_window.is_some()
+                        && state.last_submitted.is_some_and(|done| finished(done + 1)))
+                {
+                    return Ok(());
+                }
                 tokio::time::sleep(Duration::from_millis(200)).await;
                 continue;
-            };
-            if self.peer.last_window.is_some_and(|last| window > last) {
-                return Ok(());
             }
-            if state.last_submitted.is_some_and(|done| done >= window) {
-                tokio::time::sleep(Duration::from_millis(200)).await;
-                continue;
-            }
-            let base_index = if self.behaviour == Behaviour::Stale {
-                0
-            } else {
-                windows.base_master(window)
+            let window = next.expect("checked above");
+            let base_index = match self.behaviour {
+                // One master behind, where there is one to be behind on.
+                Behaviour::Stale if windows.base_master(window) == 0 => {
+                    on_event(MinerEvent::Skipped {
+                        window,
+                        why: "no older master to be stale on".into(),
+                    });
+                    state.last_submitted = Some(window);
+                    continue;
+                }
+                Behaviour::Stale => windows.base_master(window) - 1,
+                _ => windows.base_master(window),
             };
             let Some(base) = self.master(&buckets, base_index).await? else {
-                if head.block >= windows.end(window) {
+                // Waiting on the master must not make the last window's upload late.
+                if let Some(trained) = pending.take() {
+                    self.upload(trained, &mut feedback, &mut state, &on_event)
+                        .await?;
+                    continue;
+                }
+                if head.block + 1 >= windows.end(window) {
                     on_event(MinerEvent::Skipped {
                         window,
                         why: format!("master {base_index} was not published in time"),
@@ -180,10 +229,6 @@ impl MinerNode {
                 tokio::time::sleep(Duration::from_millis(250)).await;
                 continue;
             };
-            on_event(MinerEvent::Training {
-                window,
-                base: base_index,
-            });
             if self.behaviour != Behaviour::Honest && self.behaviour != Behaviour::Stale {
                 // Hostile miners do no work: that is the point of them.
                 self.misbehave(&buckets, window, base.hash).await?;
@@ -191,43 +236,105 @@ impl MinerNode {
                 self.save_state(&state, &feedback)?;
                 continue;
             }
+            // Train until the window's last block is over, by the chain's block time.
+            let head = chain.head()?;
+            let end_ms = head.timestamp_ms + (windows.end(window) - head.block) * block_ms;
+            let left_ms = end_ms.saturating_sub(now_ms());
+            let stop_at = std::time::Instant::now() + Duration::from_millis(left_ms);
+            on_event(MinerEvent::Training {
+                window,
+                base: base_index,
+                seconds: left_ms as f64 / 1000.0,
+            });
+            first_start.get_or_insert_with(std::time::Instant::now);
             let pages = miner::pages_for(&self.peer.ctx, window, &self.peer.key.account())?;
             let ctx = self.peer.ctx.clone();
+            let progress = on_event.clone();
             let master = base.master;
-            let (delta, report) =
-                tokio::task::spawn_blocking(move || miner::train_window(&ctx, &master, &pages))
-                    .await
-                    .map_err(|e| NodeError::Invalid(format!("training thread: {e}")))??;
-            let payload = miner::compress(&self.peer.ctx, &mut feedback, &delta)?;
-            let now = chain.head()?.block;
-            if now >= windows.deadline(window) {
-                on_event(MinerEvent::Skipped {
-                    window,
-                    why: format!(
-                        "training ended at block {now}, after the deadline {}",
-                        windows.deadline(window)
-                    ),
-                });
-            } else {
-                let bytes = payload.len();
-                miner::submit(
-                    &self.peer.store,
-                    &self.peer.ctx,
-                    &self.peer.key,
-                    window,
-                    base.hash,
-                    payload,
-                )
-                .await?;
-                on_event(MinerEvent::Submitted {
-                    window,
-                    bytes,
-                    report,
-                });
+            let training = tokio::task::spawn_blocking(move || {
+                miner::train_window(&ctx, &master, &pages, &|report| {
+                    let now = std::time::Instant::now();
+                    progress(MinerEvent::Step {
+                        window,
+                        report: report.clone(),
+                        seconds_left: stop_at.saturating_duration_since(now).as_secs_f64(),
+                    });
+                    now >= stop_at
+                })
+            });
+            if let Some(trained) = pending.take() {
+                self.upload(trained, &mut feedback, &mut state, &on_event)
+                    .await?;
             }
-            state.last_submitted = Some(window);
-            self.save_state(&state, &feedback)?;
+            let (delta, report) = training
+                .await
+                .map_err(|e| NodeError::Invalid(format!("training thread: {e}")))??;
+            busy += report.seconds;
+            let wall = first_start.map_or(0.0, |t| t.elapsed().as_secs_f64());
+            pending = Some(Trained {
+                window,
+                base_hash: base.hash,
+                delta,
+                report,
+                utilisation: if wall > 0.0 {
+                    (busy / wall).min(1.0)
+                } else {
+                    0.0
+                },
+            });
         }
+    }
+
+    /// Compresses a trained window with error feedback and publishes it before its deadline.
+    async fn upload(
+        &self,
+        trained: Trained,
+        feedback: &mut ErrorFeedback,
+        state: &mut MinerState,
+        on_event: &OnEvent,
+    ) -> Result<(), NodeError> {
+        let Trained {
+            window,
+            base_hash,
+            delta,
+            report,
+            utilisation,
+        } = trained;
+        let ctx = &self.peer.ctx;
+        let payload = tokio::task::block_in_place(|| miner::compress(ctx, feedback, &delta))?;
+        drop(delta);
+        let deadline = ctx.windows.deadline(window);
+        let now = self.peer.chain.head()?.block;
+        if now >= deadline {
+            on_event(MinerEvent::Skipped {
+                window,
+                why: format!("ready at block {now}, after the deadline {deadline}"),
+            });
+        } else {
+            let bytes = payload.len();
+            match miner::submit(
+                &self.peer.store,
+                ctx,
+                &self.peer.key,
+                window,
+                base_hash,
+                payload,
+            )
+            .await
+            {
+                // Uploaded before a restart; that one stands.
+                Ok(_) | Err(NodeError::Store(StoreError::AlreadyExists { .. })) => {}
+                Err(e) => return Err(e),
+            }
+            on_event(MinerEvent::Submitted {
+                window,
+                bytes,
+                report,
+                utilisation,
+            });
+        }
+        state.last_submitted = Some(window);
+        self.save_state(state, feedback)
     }
 
     /// What a hostile miner submits instead of its work.
@@ -312,7 +419,8 @@ impl MinerNode {
         Ok(())
     }
 
-    /// Waits for another miner's submission for `window` and returns its payload.
+    /// Waits for another miner's submission for `window` that looks like work (it decodes and
+    /// is not zero), trying the miners with the most incentive first, and returns its payload.
     async fn copy_someone(
         &self,
         buckets: &Buckets,
@@ -322,11 +430,13 @@ impl MinerNode {
         let deadline = ctx.windows.deadline(window);
         while self.peer.chain.head()?.block + 1 < deadline {
             let graph = self.peer.chain.metagraph()?;
-            for neuron in graph
+            let mut others: Vec<_> = graph
                 .neurons
                 .iter()
                 .filter(|n| n.hotkey != self.peer.key.account() && !n.validator_permit)
-            {
+                .collect();
+            others.sort_by(|a, b| b.incentive.cmp(&a.incentive).then(a.uid.cmp(&b.uid)));
+            for neuron in others {
                 let Ok(Some(store)) = buckets.of(self.peer.chain.as_ref(), &neuron.hotkey).await
                 else {
                     continue;
@@ -338,10 +448,19 @@ impl MinerNode {
                     signer: Some(neuron.hotkey),
                     ..Default::default()
                 };
-                if let Ok(opened) = store
+                let Ok(opened) = store
                     .get_envelope(&key, &expect, ctx.run.limits.max_submission_bytes)
                     .await
-                {
+                else {
+                    continue;
+                };
+                let Ok(delta) = ctx.codec.decode(&opened.payload) else {
+                    continue;
+                };
+                let mut dense: Vec<Vec<f32>> =
+                    ctx.specs.iter().map(|s| vec![0.0; s.numel()]).collect();
+                ctx.codec.apply(&[(&delta, 1.0)], &mut dense)?;
+                if dense.iter().flatten().any(|x| *x != 0.0) {
                     return Ok(Some(opened.payload.to_vec()));
                 }
             }
@@ -374,4 +493,10 @@ impl MinerNode {
         };
         network::read_master(&self.peer.ctx, &store, index, publisher).await
     }
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }

@@ -158,26 +158,26 @@ impl<'a> Judge<'a> {
         Ok(out)
     }
 
-    /// Losses of the base and of base + delta on the evaluation pages, on a sample of the
-    /// miner's assigned pages, and on as many random training pages.
+    /// Losses of the base and of base + delta on the evaluation pages and on `own_pages` of the
+    /// miner's assigned pages, picked by the window's seed (so a miner must train all of them).
     pub fn measure(
         &self,
         hotkey: &AccountId,
         dense: &[Vec<f32>],
     ) -> Result<Measurement, NodeError> {
         let ctx = self.ctx;
-        let n = ctx.run.scoring.own_pages;
-        let mut own = pages_for(ctx, self.window, hotkey)?;
-        own.truncate(n);
+        let assigned = pages_for(ctx, self.window, hotkey)?;
         let mut key = self.seed.to_vec();
         key.extend_from_slice(&hotkey.0);
-        let random = evaluation_pages(
+        let own: Vec<u64> = evaluation_pages(
             blake3::hash(&key).as_bytes(),
-            n,
-            ctx.corpus.num_pages(Split::Train),
-        )?;
+            ctx.run.scoring.own_pages.min(assigned.len()),
+            assigned.len() as u64,
+        )?
+        .into_iter()
+        .map(|i| assigned[i as usize])
+        .collect();
         let own = ctx.corpus.page_batches(Split::Train, &own)?;
-        let random = ctx.corpus.page_batches(Split::Train, &random)?;
         let after: Vec<Vec<f32>> = self
             .base
             .params
@@ -191,8 +191,6 @@ impl<'a> Judge<'a> {
             eval_after: ctx.mean_loss(&model, &self.eval)?,
             own_before: ctx.mean_loss(&self.base_model, &own)?,
             own_after: ctx.mean_loss(&model, &own)?,
-            random_before: ctx.mean_loss(&self.base_model, &random)?,
-            random_after: ctx.mean_loss(&model, &random)?,
         })
     }
 }

@@ -14,7 +14,7 @@ use gradient_data::pages::evaluation_pages;
 use gradient_model::checkpoint::write_atomic;
 use gradient_protocol::aggregate::top_k;
 use gradient_protocol::scoring::{Rejection, copies, cut_below_best, smooth, weights};
-use gradient_store::{Kind, StoreError, layout};
+use gradient_store::{Expect, Kind, StoreError, layout};
 use serde::{Deserialize, Serialize};
 
 use crate::error::NodeError;
@@ -44,6 +44,9 @@ pub struct WindowSummary {
     pub master_loss: f64,
     pub master_hash: String,
     pub judge_seconds: f64,
+    /// For a validator that does not publish: whether the publisher's aggregate names the same
+    /// next master (`None` when this validator publishes, or the publisher's did not appear).
+    pub publisher_agrees: Option<bool>,
 }
 
 /// What every node can check about a master: the submissions and weights that made it.
@@ -63,6 +66,9 @@ struct ValidatorState {
     scores: BTreeMap<AccountId, f64>,
     history: Vec<WindowSummary>,
 }
+
+/// An aggregate record lists at most `top_k` entries; anything bigger is not one.
+const MAX_AGGREGATE_BYTES: u64 = 1 << 20;
 
 /// Validation pages every master is reported on.
 const REPORT_PAGES: usize = 4;
@@ -115,29 +121,125 @@ impl ValidatorNode {
                 tokio::time::sleep(Duration::from_millis(250)).await;
                 continue;
             }
-            let window = state.next_window;
-            let summary = self.judge(&buckets, &mut state, window).await?;
+            let summary = self.judge_next(&buckets, &mut state).await?;
             on_window(&summary);
-            state.history.push(summary);
-            state.next_window = window + 1;
-            self.save_state(&state)?;
             self.set_weights(&state)?;
         }
     }
 
-    async fn master(&self, index: u64) -> Result<network::Fetched, NodeError> {
+    /// Judges the next window not yet judged (it must be past its deadline) and saves the
+    /// progress: one step of [`ValidatorNode::run`].
+    pub async fn judge_once(&self) -> Result<WindowSummary, NodeError> {
+        let mut state = self.load_state()?;
+        self.judge_next(&Buckets::default(), &mut state).await
+    }
+
+    async fn judge_next(
+        &self,
+        buckets: &Buckets,
+        state: &mut ValidatorState,
+    ) -> Result<WindowSummary, NodeError> {
+        let window = state.next_window;
+        let summary = self.judge(buckets, state, window).await?;
+        state.history.push(summary.clone());
+        state.next_window = window + 1;
+        self.save_state(state)?;
+        Ok(summary)
+    }
+
+    /// The validator everyone follows, from the chain.
+    fn publisher(&self) -> Result<AccountId, NodeError> {
+        network::publisher(&self.peer.chain.metagraph()?)
+            .ok_or_else(|| NodeError::Invalid("no validator with a permit and stake yet".into()))
+    }
+
+    /// Master `index` as everyone follows it: the owner's genesis, then the publisher's.
+    async fn master(&self, buckets: &Buckets, index: u64) -> Result<network::Fetched, NodeError> {
         let found = if index == 0 {
             network::read_master(&self.peer.ctx, &self.peer.owner_store, 0, self.peer.owner).await?
         } else {
-            network::read_master(
-                &self.peer.ctx,
-                &self.peer.store,
-                index,
-                self.peer.key.account(),
-            )
-            .await?
+            let publisher = self.publisher()?;
+            let store = if publisher == self.peer.key.account() {
+                Some(self.peer.store.clone())
+            } else {
+                buckets.of(self.peer.chain.as_ref(), &publisher).await?
+            };
+            match store {
+                Some(store) => {
+                    network::read_master(&self.peer.ctx, &store, index, publisher).await?
+                }
+                None => None,
+            }
         };
-        found.ok_or_else(|| NodeError::Invalid(format!("master {index} is missing")))
+        found.ok_or_else(|| {
+            NodeError::Invalid(format!(
+                "master {index} is missing: the publishing validator has not published it"
+            ))
+        })
+    }
+
+    /// Waits (at most a window's time) for the publisher's aggregate of `window` and says
+    /// whether it names the same submissions, weights and next master as `ours`.
+    async fn check_publisher(
+        &self,
+        buckets: &Buckets,
+        publisher: AccountId,
+        ours: &AggregateRecord,
+    ) -> Result<Option<bool>, NodeError> {
+        let ctx = &self.peer.ctx;
+        let Some(store) = buckets.of(self.peer.chain.as_ref(), &publisher).await? else {
+            return Ok(None);
+        };
+        let key = layout::aggregate(&ctx.id, ours.window);
+        let expect = Expect {
+            kind: Some(Kind::Aggregate),
+            run: Some(ctx.id),
+            window: Some(ours.window),
+            signer: Some(publisher),
+            base: None,
+        };
+        let wait = Duration::from_millis(
+            self.peer.chain.params()?.block_time_ms * ctx.windows.blocks_per_window,
+        );
+        let started = std::time::Instant::now();
+        let theirs = loop {
+            match store.get_envelope(&key, &expect, MAX_AGGREGATE_BYTES).await {
+                Ok(opened) => break opened,
+                Err(StoreError::NotFound { .. }) if started.elapsed() < wait => {
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                }
+                Err(StoreError::NotFound { .. }) => {
+                    tracing::warn!(window = ours.window, publisher = %publisher,
+                        "the publisher has not published its aggregate; nothing to check");
+                    return Ok(None);
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
+        let theirs: AggregateRecord = serde_json::from_slice(&theirs.payload).map_err(|e| {
+            NodeError::Invalid(format!("the publisher's aggregate {key} is malformed: {e}"))
+        })?;
+        if &theirs == ours {
+            return Ok(Some(true));
+        }
+        tracing::error!(
+            window = ours.window,
+            publisher = %publisher,
+            ours = %ours.next_master,
+            theirs = %theirs.next_master,
+            "MISMATCH: the publisher's next master differs from the one this validator computed \
+             from the same submissions; miners follow the publisher, so check its version and run"
+        );
+        eprintln!(
+            "MISMATCH in window {}: publisher {} published master {} (entries {:?}); this validator computed {} (entries {:?})",
+            ours.window,
+            publisher,
+            theirs.next_master,
+            theirs.entries,
+            ours.next_master,
+            ours.entries
+        );
+        Ok(Some(false))
     }
 
     async fn judge(
@@ -149,8 +251,8 @@ impl ValidatorNode {
         let started = std::time::Instant::now();
         let ctx = &self.peer.ctx;
         let windows = ctx.windows;
-        let base = self.master(windows.base_master(window)).await?;
-        let latest = self.master(window).await?;
+        let base = self.master(buckets, windows.base_master(window)).await?;
+        let latest = self.master(buckets, window).await?;
         let params = self.peer.chain.params()?;
         let start_ms = params.timestamp_of(windows.start(window));
         let deadline_ms = params.timestamp_of(windows.deadline(window));
@@ -227,6 +329,11 @@ impl ValidatorNode {
                 });
                 continue;
             }
+            if validator::delta_norm(&decoded[k].4) == 0.0 {
+                // Changes nothing, so it cannot have trained; no need to measure it.
+                results[*i].rejection = Some(Rejection::NotTrained);
+                continue;
+            }
             let hotkey = results[*i].hotkey;
             let measured = tokio::task::block_in_place(|| judge.measure(&hotkey, &decoded[k].4))?;
             results[*i].measurement = Some(measured);
@@ -269,7 +376,6 @@ impl ValidatorNode {
             tokio::task::block_in_place(|| validator::next_master(ctx, &latest.master, &chosen))?;
         let next_bytes = Bytes::from(next.to_bytes(&ctx.specs)?);
         let next_hash = master_hash(&next_bytes);
-        self.publish(window + 1, latest.hash, next_bytes).await?;
         let record = AggregateRecord {
             window,
             base_master: hex::encode(base.hash),
@@ -277,15 +383,23 @@ impl ValidatorNode {
             next_master: hex::encode(next_hash),
             entries,
         };
-        let record_bytes = Bytes::from(serde_json::to_vec(&record).expect("serialises"));
-        self.put(
-            layout::aggregate(&ctx.id, window),
-            Kind::Aggregate,
-            window,
-            latest.hash,
-            record_bytes,
-        )
-        .await?;
+        let publisher = self.publisher()?;
+        let publisher_agrees = if publisher == me {
+            self.publish(window + 1, latest.hash, next_bytes).await?;
+            let record_bytes = Bytes::from(serde_json::to_vec(&record).expect("serialises"));
+            self.put(
+                layout::aggregate(&ctx.id, window),
+                Kind::Aggregate,
+                window,
+                latest.hash,
+                record_bytes,
+            )
+            .await?;
+            None
+        } else {
+            drop(next_bytes);
+            self.check_publisher(buckets, publisher, &record).await?
+        };
 
         // Smoothed scores over every miner judged (a missing or rejected one scores zero).
         for result in &results {
@@ -302,6 +416,7 @@ impl ValidatorNode {
             master_loss,
             master_hash: hex::encode(next_hash),
             judge_seconds: started.elapsed().as_secs_f64(),
+            publisher_agrees,
         })
     }
 
@@ -324,6 +439,7 @@ impl ValidatorNode {
         base: [u8; 32],
         bytes: Bytes,
     ) -> Result<(), NodeError> {
+        let hash = blake3::hash(&bytes);
         match self
             .peer
             .store
@@ -339,8 +455,30 @@ impl ValidatorNode {
             )
             .await
         {
-            // Published before a restart: the same inputs made the same bytes.
-            Ok(_) | Err(StoreError::AlreadyExists { .. }) => Ok(()),
+            Ok(_) => Ok(()),
+            // Published before a restart: the same inputs must have made the same bytes.
+            Err(StoreError::AlreadyExists { .. }) => {
+                let expect = Expect {
+                    kind: Some(kind),
+                    run: Some(self.peer.ctx.id),
+                    window: Some(window),
+                    signer: Some(self.peer.key.account()),
+                    base: Some(base),
+                };
+                let existing = self
+                    .peer
+                    .store
+                    .get_envelope(&key, &expect, self.peer.ctx.run.limits.max_master_bytes)
+                    .await?;
+                if blake3::hash(&existing.payload) == hash {
+                    Ok(())
+                } else {
+                    Err(NodeError::Invalid(format!(
+                        "{key} already holds something other than what this validator computes \
+                         now (another version, or other inputs); it is left as it is"
+                    )))
+                }
+            }
             Err(e) => Err(e.into()),
         }
     }

@@ -66,7 +66,7 @@ async fn one_window_rewards_honest_work_and_lowers_the_loss() {
     let mut honest_payload = Vec::new();
     for i in 0..2 {
         let pages = miner::pages_for(&ctx, 0, &keys[i].account()).unwrap();
-        let (delta, report) = miner::train_window(&ctx, &base, &pages).unwrap();
+        let (delta, report) = miner::train_window(&ctx, &base, &pages, &|_| false).unwrap();
         assert!(report.last_loss < report.first_loss, "{report:?}");
         let mut feedback = ErrorFeedback::new(&ctx.codec, miner::FEEDBACK_BETA);
         let payload = miner::compress(&ctx, &mut feedback, &delta).unwrap();

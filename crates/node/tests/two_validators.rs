@@ -1,0 +1,189 @@
+//! Two validators judge the same window from the same submissions: they must agree on every
+//! measurement and score and on the next master, bit for bit. The one with less stake checks
+//! the publisher's aggregate and says so; a publisher whose aggregate differs is reported.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use gradient_chain::{Chain, Keypair, LocalChain, ManualClock, SubnetParams};
+use gradient_codec::ErrorFeedback;
+use gradient_model::Device;
+use gradient_node::validator_node::{AggregateRecord, ValidatorNode};
+use gradient_node::{Peer, RunContext, miner, owner};
+use gradient_protocol::RunConfig;
+use gradient_store::{BucketCommitment, Kind, Location, S3Credentials, Store, StoreConfig, layout};
+
+const BLOCK_MS: u64 = 1000;
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+fn bucket(root: &Path) -> (Store, Vec<u8>) {
+    let location = Location::File {
+        root: root.to_path_buf(),
+    };
+    let store = Store::open(&location, StoreConfig::default()).unwrap();
+    let commitment = BucketCommitment::of(&location, &S3Credentials::default())
+        .unwrap()
+        .encode()
+        .unwrap();
+    (store, commitment)
+}
+
+fn peer(
+    dir: &Path,
+    name: &str,
+    ctx: &Arc<RunContext>,
+    chain: &Arc<dyn Chain>,
+    owner: &Keypair,
+) -> Peer {
+    let (store, commitment) = bucket(&dir.join("buckets").join(name));
+    Peer {
+        ctx: ctx.clone(),
+        key: Keypair::dev(name),
+        coldkey: Keypair::dev(&format!("{name}-cold")).account(),
+        chain: chain.clone(),
+        store,
+        commitment,
+        owner_store: bucket(&dir.join("owner")).0,
+        owner: owner.account(),
+        state_dir: dir.join("state").join(name),
+        last_window: None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_validators_agree_bit_for_bit_and_a_wrong_publisher_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    unsafe { std::env::set_var("GRADIENT_CACHE", dir.join("cache")) };
+    // The chain's clock is set by hand, from the real time: uploads carry real timestamps.
+    let clock = Arc::new(ManualClock::new(now_ms()));
+    let params = SubnetParams {
+        block_time_ms: BLOCK_MS,
+        ..SubnetParams::devnet(now_ms())
+    };
+    let local =
+        LocalChain::open_with(&dir.join("chain.sqlite"), Some(&params), clock.clone()).unwrap();
+    let owner_key = Keypair::dev("owner");
+    // Long windows, so training in a debug build is never late.
+    let mut run = RunConfig::devnet(local.head().unwrap().block + 1);
+    run.windows.blocks_per_window = 600;
+    owner::init(&bucket(&dir.join("owner")).0, &run, &owner_key)
+        .await
+        .unwrap();
+    let ctx = Arc::new(RunContext::new(run, Device::flex()).unwrap());
+    local
+        .set_stake(&Keypair::dev("val-a").account(), 2_000_000_000_000)
+        .unwrap();
+    local
+        .set_stake(&Keypair::dev("val-b").account(), 1_000_000_000_000)
+        .unwrap();
+    let chain: Arc<dyn Chain> = Arc::new(local);
+
+    let a = ValidatorNode {
+        peer: peer(dir, "val-a", &ctx, &chain, &owner_key),
+    };
+    let b = ValidatorNode {
+        peer: peer(dir, "val-b", &ctx, &chain, &owner_key),
+    };
+    let miners: Vec<Peer> = ["m1", "m2", "m3"]
+        .iter()
+        .map(|n| peer(dir, n, &ctx, &chain, &owner_key))
+        .collect();
+    for p in [&a.peer, &b.peer].into_iter().chain(&miners) {
+        p.join().unwrap();
+    }
+    // An epoch hands out validator permits by stake.
+    clock.advance(BLOCK_MS * (params.tempo + 2));
+    let graph = chain.metagraph().unwrap();
+    assert_eq!(
+        gradient_node::network::publisher(&graph),
+        Some(a.peer.key.account())
+    );
+
+    // Window 0: two miners train from the genesis, a third uploads a copy of the first.
+    clock.set(params.timestamp_of(ctx.windows.start(0)) + 10);
+    let genesis =
+        gradient_node::network::read_master(&ctx, &a.peer.owner_store, 0, owner_key.account())
+            .await
+            .unwrap()
+            .unwrap();
+    let mut first = Vec::new();
+    for (i, m) in miners.iter().enumerate() {
+        let payload = if i < 2 {
+            let pages = miner::pages_for(&ctx, 0, &m.key.account()).unwrap();
+            let (delta, _) =
+                miner::train_window(&ctx, &genesis.master, &pages, &|r| r.steps >= 8).unwrap();
+            let mut feedback = ErrorFeedback::new(&ctx.codec, miner::FEEDBACK_BETA);
+            miner::compress(&ctx, &mut feedback, &delta).unwrap()
+        } else {
+            first.clone()
+        };
+        if i == 0 {
+            first = payload.clone();
+        }
+        miner::submit(&m.store, &ctx, &m.key, 0, genesis.hash, payload)
+            .await
+            .unwrap();
+    }
+    clock.set(params.timestamp_of(ctx.windows.deadline(0)).max(now_ms()) + BLOCK_MS);
+
+    let judged_a = a.judge_once().await.unwrap();
+    let judged_b = b.judge_once().await.unwrap();
+    println!("{judged_a:#?}");
+    assert_eq!(judged_a.window, 0);
+    assert_eq!(judged_a.miners.len(), 3);
+    assert_eq!(judged_a.miners, judged_b.miners, "scores differ");
+    assert_eq!(
+        judged_a.master_hash, judged_b.master_hash,
+        "next masters differ"
+    );
+    assert_eq!(
+        judged_a.publisher_agrees, None,
+        "the publisher checks no one"
+    );
+    assert_eq!(judged_b.publisher_agrees, Some(true));
+    let scored = judged_a.miners.iter().filter(|m| m.score > 0.0).count();
+    assert_eq!(scored, 2, "{judged_a:#?}");
+
+    // A publisher whose aggregate for window 1 names another master is caught by the other.
+    let bogus = AggregateRecord {
+        window: 1,
+        base_master: hex::encode(genesis.hash),
+        previous_master: judged_a.master_hash.clone(),
+        next_master: "00".repeat(32),
+        entries: vec![],
+    };
+    a.peer
+        .store
+        .put_envelope(
+            &layout::aggregate(&ctx.id, 1),
+            &a.peer.key,
+            Kind::Aggregate,
+            ctx.id,
+            1,
+            hex::decode(&judged_a.master_hash)
+                .unwrap()
+                .try_into()
+                .unwrap(),
+            Bytes::from(serde_json::to_vec(&bogus).unwrap()),
+            true,
+        )
+        .await
+        .unwrap();
+    clock.set(params.timestamp_of(ctx.windows.deadline(1)).max(now_ms()) + BLOCK_MS);
+    let judged_b = b.judge_once().await.unwrap();
+    assert_eq!(judged_b.publisher_agrees, Some(false));
+    // And the publisher itself refuses to leave it as if it were its own work.
+    let refused = a.judge_once().await.unwrap_err().to_string();
+    assert!(
+        refused.contains("already holds something other"),
+        "{refused}"
+    );
+}
