@@ -1,7 +1,7 @@
 //! `gradient devnet`: a whole network on one machine, with nothing to set up. An embedded chain
 //! (SQLite), a file store per node, the bundled corpus and the tiny model; an owner, a validator
 //! and miners as separate processes that talk only through the stores and the chain. It prints a
-//! table as windows are judged and writes `report.json` at the end.
+//! table as windows are judged and writes `report.json` and `report.png` at the end.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
@@ -367,7 +367,8 @@ pub fn run(args: DevnetArgs) -> Result<()> {
             .iter()
             .filter(|n| n["name"].as_str().is_some_and(|s| s.starts_with(prefix)))
             .map(|n| n["incentive"].as_f64().unwrap_or(0.0))
-            .sum()
+            .sum::<f64>()
+            + 0.0 // an empty sum is -0.0
     };
     let (honest, hostile) = (incentive("miner-"), incentive("adv-"));
     println!(
@@ -384,7 +385,18 @@ pub fn run(args: DevnetArgs) -> Result<()> {
     });
     let path = dir.join("report.json");
     std::fs::write(&path, serde_json::to_vec_pretty(&report)?)?;
-    println!("\nreport: {}", path.display());
+    let png = dir.join("report.png");
+    let bars: Vec<(String, f64, bool)> = miners_report
+        .iter()
+        .filter(|n| n["name"] != "validator")
+        .map(|n| {
+            let name = n["name"].as_str().unwrap_or("").to_string();
+            let hostile = name.starts_with("adv-");
+            (name, n["incentive"].as_f64().unwrap_or(0.0), hostile)
+        })
+        .collect();
+    crate::plot::report_png(&png, &losses, &bars)?;
+    println!("\nreport: {} and {}", path.display(), png.display());
     Ok(())
 }
 

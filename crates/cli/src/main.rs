@@ -6,6 +6,7 @@ mod data;
 mod devnet;
 mod export;
 mod node;
+mod plot;
 mod train;
 mod wallet;
 
