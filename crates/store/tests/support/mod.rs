@@ -37,22 +37,46 @@ impl Drop for S3Server {
 impl S3Server {
     /// Starts a private SeaweedFS; it is killed when dropped or when this process dies.
     pub fn start() -> S3Server {
-        let dir = tempfile::tempdir().unwrap();
-        let data = dir.path().to_path_buf();
-        let base = free_port_block();
-        let mut server = S3Server {
-            endpoint: format!("http://127.0.0.1:{}", base + 6),
-            child: None,
-            _dir: Some(dir),
-            data: Some(data),
-            base_port: base,
-        };
-        server.spawn();
-        server
+        // A server that does not answer within a minute (once in a CI run, under load, without
+        // a trace) is replaced by one on other ports; the third failure shows its log.
+        for attempt in 1..=3 {
+            let dir = tempfile::tempdir().unwrap();
+            let data = dir.path().to_path_buf();
+            let base = free_port_block();
+            let mut server = S3Server {
+                endpoint: format!("http://127.0.0.1:{}", base + 6),
+                child: None,
+                _dir: Some(dir),
+                data: Some(data),
+                base_port: base,
+            };
+            server.launch();
+            if is_ready(&server.endpoint) {
+                return server;
+            }
+            assert!(
+                attempt < 3,
+                "SeaweedFS at {} did not come up; its log:\n{}",
+                server.endpoint,
+                server.log()
+            );
+            server.kill();
+        }
+        unreachable!()
     }
 
     /// (Re)starts the server process on the same directory and ports.
     pub fn spawn(&mut self) {
+        self.launch();
+        assert!(
+            is_ready(&self.endpoint),
+            "SeaweedFS at {} did not come up; its log:\n{}",
+            self.endpoint,
+            self.log()
+        );
+    }
+
+    fn launch(&mut self) {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/seaweedfs.sh");
         let log = std::fs::File::create(self.data.as_ref().unwrap().join("weed.log")).unwrap();
         let mut cmd = Command::new("bash");
@@ -79,7 +103,6 @@ impl S3Server {
             }
         });
         self.child = Some(rx.recv().unwrap().expect("start SeaweedFS"));
-        wait_ready(&self.endpoint);
     }
 
     pub fn log(&self) -> String {
@@ -107,23 +130,21 @@ fn free_port_block() -> u16 {
     panic!("no block of 12 free ports");
 }
 
-fn wait_ready(endpoint: &str) {
+/// Whether the server answers an authenticated request within a minute.
+fn is_ready(endpoint: &str) -> bool {
     let store = s3_store_at(endpoint, KEY, SECRET, StoreConfig::default());
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
+    while Instant::now() < deadline {
         if runtime.block_on(store.size("ready-probe")).is_ok() {
-            return;
+            return true;
         }
-        assert!(
-            Instant::now() < deadline,
-            "SeaweedFS at {endpoint} did not come up"
-        );
         std::thread::sleep(Duration::from_millis(200));
     }
+    false
 }
 
 /// The shared S3 server: the one `.ci/run` started, or a private one.
