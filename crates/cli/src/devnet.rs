@@ -157,17 +157,13 @@ pub fn run(args: DevnetArgs) -> Result<()> {
     if let Some(steps) = args.inner_steps {
         run.miner.inner_steps = steps;
     }
-    let bucket = |name: &str| match &args.store {
-        Some(url) if url.starts_with("s3://") => format!("{}/{name}", url.trim_end_matches('/')),
-        Some(path) => format!(
-            "file://{}",
-            std::path::absolute(path)
-                .unwrap_or_default()
-                .join(name)
-                .display()
-        ),
-        None => format!("file://{}", dir.join("buckets").join(name).display()),
+    // Every node's bucket under one root: an S3 prefix or a directory.
+    let root = match &args.store {
+        Some(url) if url.starts_with("s3://") => url.trim_end_matches('/').to_string(),
+        Some(path) => format!("file://{}", std::path::absolute(path)?.display()),
+        None => format!("file://{}", dir.join("buckets").display()),
     };
+    let bucket = |name: &str| format!("{root}/{name}");
     let owner_url = bucket("owner");
     let owner_store = Store::open(
         &Location::parse(&owner_url, &gradient_store::S3Credentials::from_env())?,

@@ -70,6 +70,13 @@ impl RunContext {
         )?)
     }
 
+    /// A decoded delta as dense tensors (spec order).
+    pub fn dense(&self, delta: &gradient_codec::Delta) -> Result<Vec<Vec<f32>>, NodeError> {
+        let mut out: Vec<Vec<f32>> = self.specs.iter().map(|s| vec![0.0; s.numel()]).collect();
+        self.codec.apply(&[(delta, 1.0)], &mut out)?;
+        Ok(out)
+    }
+
     /// Mean loss of a model over one batch per page.
     pub fn mean_loss(
         &self,

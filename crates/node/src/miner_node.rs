@@ -7,6 +7,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use gradient_chain::{Clock, SystemClock};
 use gradient_codec::ErrorFeedback;
 use gradient_model::ParamSpec;
 use gradient_model::checkpoint::{tensors_from_bytes, tensors_to_bytes, write_atomic};
@@ -14,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::NodeError;
 use crate::miner::{self, FEEDBACK_BETA, TrainReport};
-use crate::network::{self, Buckets};
+use crate::network::Buckets;
 use crate::peer::Peer;
 use gradient_store::StoreError;
 
@@ -183,15 +184,14 @@ impl MinerNode {
             // The window to train next: the current one, unless it is done.
             let next = current.filter(|&w| state.last_submitted.is_none_or(|done| done < w));
             let next = next.filter(|&w| pending.as_ref().is_none_or(|p| p.window < w));
-            if next.is_none_or(finished) || current.is_none() {
+            if next.is_none_or(finished) {
                 if let Some(trained) = pending.take() {
                     self.upload(trained, &mut feedback, &mut state, &on_event)
                         .await?;
                     continue;
                 }
                 if current.is_some_and(finished)
-                    || (self.peer.last_window.is_some()
-                        && state.last_submitted.is_some_and(|done| finished(done + 1)))
+                    || state.last_submitted.is_some_and(|done| finished(done + 1))
                 {
                     return Ok(());
                 }
@@ -212,7 +212,8 @@ impl MinerNode {
                 Behaviour::Stale => windows.base_master(window) - 1,
                 _ => windows.base_master(window),
             };
-            let Some(base) = self.master(&buckets, base_index).await? else {
+            let graph = chain.metagraph()?;
+            let Some(base) = self.peer.master(&buckets, &graph, base_index).await? else {
                 // Waiting on the master must not make the last window's upload late.
                 if let Some(trained) = pending.take() {
                     self.upload(trained, &mut feedback, &mut state, &on_event)
@@ -239,7 +240,7 @@ impl MinerNode {
             // Train until the window's last block is over, by the chain's block time.
             let head = chain.head()?;
             let end_ms = head.timestamp_ms + (windows.end(window) - head.block) * block_ms;
-            let left_ms = end_ms.saturating_sub(now_ms());
+            let left_ms = end_ms.saturating_sub(SystemClock.now_ms());
             let stop_at = std::time::Instant::now() + Duration::from_millis(left_ms);
             on_event(MinerEvent::Training {
                 window,
@@ -457,10 +458,7 @@ impl MinerNode {
                 let Ok(delta) = ctx.codec.decode(&opened.payload) else {
                     continue;
                 };
-                let mut dense: Vec<Vec<f32>> =
-                    ctx.specs.iter().map(|s| vec![0.0; s.numel()]).collect();
-                ctx.codec.apply(&[(&delta, 1.0)], &mut dense)?;
-                if dense.iter().flatten().any(|x| *x != 0.0) {
+                if ctx.dense(&delta)?.iter().flatten().any(|x| *x != 0.0) {
                     return Ok(Some(opened.payload.to_vec()));
                 }
             }
@@ -468,35 +466,4 @@ impl MinerNode {
         }
         Ok(None)
     }
-
-    /// Master `index`: the genesis from the owner, later ones from the publishing validator.
-    async fn master(
-        &self,
-        buckets: &Buckets,
-        index: u64,
-    ) -> Result<Option<network::Fetched>, NodeError> {
-        if index == 0 {
-            return network::read_master(
-                &self.peer.ctx,
-                &self.peer.owner_store,
-                0,
-                self.peer.owner,
-            )
-            .await;
-        }
-        let graph = self.peer.chain.metagraph()?;
-        let Some(publisher) = network::publisher(&graph) else {
-            return Ok(None);
-        };
-        let Some(store) = buckets.of(self.peer.chain.as_ref(), &publisher).await? else {
-            return Ok(None);
-        };
-        network::read_master(&self.peer.ctx, &store, index, publisher).await
-    }
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }

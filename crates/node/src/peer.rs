@@ -3,11 +3,12 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use gradient_chain::{AccountId, Chain, Keypair, Uid};
+use gradient_chain::{AccountId, Chain, Keypair, Metagraph, Uid};
 use gradient_store::Store;
 
 use crate::context::RunContext;
 use crate::error::NodeError;
+use crate::network::{self, Buckets, Fetched};
 
 pub struct Peer {
     pub ctx: Arc<RunContext>,
@@ -36,5 +37,30 @@ impl Peer {
             self.chain.commit(&self.key, &self.commitment)?;
         }
         Ok(uid)
+    }
+
+    /// Master `index` as every node follows it: the owner's genesis, then the publisher's (the
+    /// permitted validator with the most stake in `graph`). `None` until it is published.
+    pub async fn master(
+        &self,
+        buckets: &Buckets,
+        graph: &Metagraph,
+        index: u64,
+    ) -> Result<Option<Fetched>, NodeError> {
+        if index == 0 {
+            return network::read_master(&self.ctx, &self.owner_store, 0, self.owner).await;
+        }
+        let Some(publisher) = network::publisher(graph) else {
+            return Ok(None);
+        };
+        let store = if publisher == self.key.account() {
+            Some(self.store.clone())
+        } else {
+            buckets.of(self.chain.as_ref(), &publisher).await?
+        };
+        match store {
+            Some(store) => network::read_master(&self.ctx, &store, index, publisher).await,
+            None => Ok(None),
+        }
     }
 }

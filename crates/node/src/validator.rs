@@ -148,14 +148,7 @@ impl<'a> Judge<'a> {
 
     /// The delta as dense tensors (for norms, copy detection and measuring).
     pub fn dense(&self, delta: &Delta) -> Result<Vec<Vec<f32>>, NodeError> {
-        let mut out: Vec<Vec<f32>> = self
-            .base
-            .params
-            .iter()
-            .map(|p| vec![0.0; p.len()])
-            .collect();
-        self.ctx.codec.apply(&[(delta, 1.0)], &mut out)?;
-        Ok(out)
+        self.ctx.dense(delta)
     }
 
     /// Losses of the base and of base + delta on the evaluation pages and on `own_pages` of the

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use bytes::Bytes;
-use gradient_chain::{AccountId, Uid};
+use gradient_chain::{AccountId, Metagraph, Uid};
 use gradient_data::Split;
 use gradient_data::pages::evaluation_pages;
 use gradient_model::checkpoint::write_atomic;
@@ -65,6 +65,17 @@ struct ValidatorState {
     next_window: u64,
     scores: BTreeMap<AccountId, f64>,
     history: Vec<WindowSummary>,
+}
+
+/// A submission that decoded, with what judging it needs.
+struct Decoded {
+    /// Its index in the window's results.
+    result: usize,
+    uploaded_ms: u64,
+    payload: Bytes,
+    delta: gradient_codec::Delta,
+    dense: Vec<Vec<f32>>,
+    norm: f64,
 }
 
 /// An aggregate record lists at most `top_k` entries; anything bigger is not one.
@@ -147,35 +158,21 @@ impl ValidatorNode {
         Ok(summary)
     }
 
-    /// The validator everyone follows, from the chain.
-    fn publisher(&self) -> Result<AccountId, NodeError> {
-        network::publisher(&self.peer.chain.metagraph()?)
-            .ok_or_else(|| NodeError::Invalid("no validator with a permit and stake yet".into()))
-    }
-
-    /// Master `index` as everyone follows it: the owner's genesis, then the publisher's.
-    async fn master(&self, buckets: &Buckets, index: u64) -> Result<network::Fetched, NodeError> {
-        let found = if index == 0 {
-            network::read_master(&self.peer.ctx, &self.peer.owner_store, 0, self.peer.owner).await?
-        } else {
-            let publisher = self.publisher()?;
-            let store = if publisher == self.peer.key.account() {
-                Some(self.peer.store.clone())
-            } else {
-                buckets.of(self.peer.chain.as_ref(), &publisher).await?
-            };
-            match store {
-                Some(store) => {
-                    network::read_master(&self.peer.ctx, &store, index, publisher).await?
-                }
-                None => None,
-            }
-        };
-        found.ok_or_else(|| {
-            NodeError::Invalid(format!(
-                "master {index} is missing: the publishing validator has not published it"
-            ))
-        })
+    /// Master `index` as everyone follows it, which must be published by now.
+    async fn master(
+        &self,
+        buckets: &Buckets,
+        graph: &Metagraph,
+        index: u64,
+    ) -> Result<network::Fetched, NodeError> {
+        self.peer
+            .master(buckets, graph, index)
+            .await?
+            .ok_or_else(|| {
+                NodeError::Invalid(format!(
+                    "master {index} is missing: the publishing validator has not published it"
+                ))
+            })
     }
 
     /// Waits (at most a window's time) for the publisher's aggregate of `window` and says
@@ -251,8 +248,13 @@ impl ValidatorNode {
         let started = std::time::Instant::now();
         let ctx = &self.peer.ctx;
         let windows = ctx.windows;
-        let base = self.master(buckets, windows.base_master(window)).await?;
-        let latest = self.master(buckets, window).await?;
+        let graph = self.peer.chain.metagraph()?;
+        let publisher = network::publisher(&graph)
+            .ok_or_else(|| NodeError::Invalid("no validator with a permit and stake yet".into()))?;
+        let base = self
+            .master(buckets, &graph, windows.base_master(window))
+            .await?;
+        let latest = self.master(buckets, &graph, window).await?;
         let params = self.peer.chain.params()?;
         let start_ms = params.timestamp_of(windows.start(window));
         let deadline_ms = params.timestamp_of(windows.deadline(window));
@@ -261,7 +263,6 @@ impl ValidatorNode {
             window,
             &self.peer.chain.block_hash(windows.deadline(window))?,
         );
-        let graph = self.peer.chain.metagraph()?;
         let me = self.peer.key.account();
 
         // Fetch every miner's submission at once.
@@ -306,7 +307,14 @@ impl ValidatorNode {
                 Ok((f, delta)) => {
                     result.bytes = f.bytes;
                     let dense = tokio::task::block_in_place(|| judge.dense(&delta))?;
-                    decoded.push((results.len(), f.uploaded_ms, f.payload, delta, dense));
+                    decoded.push(Decoded {
+                        result: results.len(),
+                        uploaded_ms: f.uploaded_ms,
+                        norm: validator::delta_norm(&dense),
+                        payload: f.payload,
+                        delta,
+                        dense,
+                    });
                 }
                 Err(rejection) => result.rejection = Some(rejection),
             }
@@ -314,32 +322,34 @@ impl ValidatorNode {
         }
         // Copies: a later upload too similar to an earlier one earns nothing.
         decoded.sort_by(|a, b| {
-            a.1.cmp(&b.1)
-                .then(results[a.0].hotkey.cmp(&results[b.0].hotkey))
+            a.uploaded_ms
+                .cmp(&b.uploaded_ms)
+                .then(results[a.result].hotkey.cmp(&results[b.result].hotkey))
         });
-        let flat: Vec<Vec<f32>> = decoded.iter().map(|d| d.4.concat()).collect();
+        let flat: Vec<Vec<f32>> = decoded.iter().map(|d| d.dense.concat()).collect();
         let views: Vec<&[f32]> = flat.iter().map(Vec::as_slice).collect();
         let copy_of = copies(&views, ctx.run.scoring.copy_similarity);
         drop(flat);
         let mut raw = vec![0.0f64; results.len()];
-        for (k, (i, ..)) in decoded.iter().enumerate() {
-            if let Some(j) = copy_of[k] {
-                results[*i].rejection = Some(Rejection::Copy {
-                    of: results[decoded[j].0].hotkey.to_ss58(),
+        for (d, copy_of) in decoded.iter().zip(copy_of) {
+            let i = d.result;
+            if let Some(j) = copy_of {
+                results[i].rejection = Some(Rejection::Copy {
+                    of: results[decoded[j].result].hotkey.to_ss58(),
                 });
                 continue;
             }
-            if validator::delta_norm(&decoded[k].4) == 0.0 {
+            if d.norm == 0.0 {
                 // Changes nothing, so it cannot have trained; no need to measure it.
-                results[*i].rejection = Some(Rejection::NotTrained);
+                results[i].rejection = Some(Rejection::NotTrained);
                 continue;
             }
-            let hotkey = results[*i].hotkey;
-            let measured = tokio::task::block_in_place(|| judge.measure(&hotkey, &decoded[k].4))?;
-            results[*i].measurement = Some(measured);
+            let hotkey = results[i].hotkey;
+            let measured = tokio::task::block_in_place(|| judge.measure(&hotkey, &d.dense))?;
+            results[i].measurement = Some(measured);
             match validator::score(ctx, &measured) {
-                Ok(score) => raw[*i] = score,
-                Err(rejection) => results[*i].rejection = Some(rejection),
+                Ok(score) => raw[i] = score,
+                Err(rejection) => results[i].rejection = Some(rejection),
             }
         }
         cut_below_best(&mut raw, ctx.run.scoring.min_relative_score);
@@ -355,12 +365,12 @@ impl ValidatorNode {
         for &i in &best {
             let d = decoded
                 .iter()
-                .find(|d| d.0 == i)
+                .find(|d| d.result == i)
                 .expect("scored means decoded");
-            chosen.push((&d.3, validator::delta_norm(&d.4)));
+            chosen.push((&d.delta, d.norm));
             entries.push((
                 results[i].hotkey,
-                blake3::hash(&d.2).to_hex().to_string(),
+                blake3::hash(&d.payload).to_hex().to_string(),
                 0.0f32,
             ));
             results[i].aggregated = true;
@@ -383,7 +393,6 @@ impl ValidatorNode {
             next_master: hex::encode(next_hash),
             entries,
         };
-        let publisher = self.publisher()?;
         let publisher_agrees = if publisher == me {
             self.publish(window + 1, latest.hash, next_bytes).await?;
             let record_bytes = Bytes::from(serde_json::to_vec(&record).expect("serialises"));
