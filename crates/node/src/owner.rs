@@ -7,7 +7,7 @@ use bytes::Bytes;
 use gradient_chain::{AccountId, Keypair};
 use gradient_model::{Device, Model, ModelConfig};
 use gradient_protocol::RunConfig;
-use gradient_store::{Expect, Kind, Store, StoreError, layout};
+use gradient_store::{Expect, Kind, Store, layout};
 
 use crate::error::NodeError;
 use crate::master::Master;
@@ -22,8 +22,8 @@ pub async fn init(store: &Store, run: &RunConfig, owner: &Keypair) -> Result<[u8
     run.validate()?;
     let id = run.id();
     let config = Bytes::from(run.to_toml().into_bytes());
-    match store
-        .put_envelope(
+    store
+        .publish_envelope(
             &layout::run_config(&id),
             owner,
             Kind::RunConfig,
@@ -31,13 +31,8 @@ pub async fn init(store: &Store, run: &RunConfig, owner: &Keypair) -> Result<[u8
             0,
             [0; 32],
             config.clone(),
-            true,
         )
-        .await
-    {
-        Ok(_) | Err(StoreError::AlreadyExists { .. }) => {}
-        Err(e) => return Err(e.into()),
-    }
+        .await?;
     store
         .put_envelope(
             CURRENT_RUN,
@@ -60,8 +55,8 @@ pub async fn init(store: &Store, run: &RunConfig, owner: &Keypair) -> Result<[u8
         .map(|p| p.values)
         .collect();
     let bytes = Master::new(params).to_bytes(&specs)?;
-    match store
-        .put_envelope(
+    store
+        .publish_envelope(
             &layout::master(&id, 0),
             owner,
             Kind::Master,
@@ -69,13 +64,8 @@ pub async fn init(store: &Store, run: &RunConfig, owner: &Keypair) -> Result<[u8
             0,
             [0; 32],
             bytes.into(),
-            true,
         )
-        .await
-    {
-        Ok(_) | Err(StoreError::AlreadyExists { .. }) => {}
-        Err(e) => return Err(e.into()),
-    }
+        .await?;
     tracing::info!(run = %hex::encode(id), "published run config and genesis master");
     Ok(id)
 }

@@ -448,11 +448,11 @@ impl ValidatorNode {
         base: [u8; 32],
         bytes: Bytes,
     ) -> Result<(), NodeError> {
-        let hash = blake3::hash(&bytes);
-        match self
+        // Published before a restart: the same inputs must make the same bytes.
+        Ok(self
             .peer
             .store
-            .put_envelope(
+            .publish_envelope(
                 &key,
                 &self.peer.key,
                 kind,
@@ -460,36 +460,8 @@ impl ValidatorNode {
                 window,
                 base,
                 bytes,
-                true,
             )
-            .await
-        {
-            Ok(_) => Ok(()),
-            // Published before a restart: the same inputs must have made the same bytes.
-            Err(StoreError::AlreadyExists { .. }) => {
-                let expect = Expect {
-                    kind: Some(kind),
-                    run: Some(self.peer.ctx.id),
-                    window: Some(window),
-                    signer: Some(self.peer.key.account()),
-                    base: Some(base),
-                };
-                let existing = self
-                    .peer
-                    .store
-                    .get_envelope(&key, &expect, self.peer.ctx.run.limits.max_master_bytes)
-                    .await?;
-                if blake3::hash(&existing.payload) == hash {
-                    Ok(())
-                } else {
-                    Err(NodeError::Invalid(format!(
-                        "{key} already holds something other than what this validator computes \
-                         now (another version, or other inputs); it is left as it is"
-                    )))
-                }
-            }
-            Err(e) => Err(e.into()),
-        }
+            .await?)
     }
 
     /// The master's loss on fixed validation pages, for reports.

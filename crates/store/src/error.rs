@@ -46,6 +46,11 @@ pub enum StoreError {
     },
     #[error("{key} in {store}: already exists (objects are written once)")]
     AlreadyExists { store: String, key: String },
+    #[error(
+        "{key} in {store} already holds something other than what is published now (another \
+         version, or other inputs); it is left as it is"
+    )]
+    Conflict { store: String, key: String },
     #[error("bucket {bucket} at {endpoint}: {why}")]
     Auth {
         bucket: String,

@@ -287,6 +287,51 @@ impl Store {
         Ok(header)
     }
 
+    /// Writes an envelope once, idempotently: when `key` already holds the same envelope
+    /// contents (signer, kind, run, window, base and payload) that is success, as when a
+    /// restarted node redoes its work; when it holds anything else, [`StoreError::Conflict`].
+    #[allow(clippy::too_many_arguments)]
+    pub async fn publish_envelope(
+        &self,
+        key: &str,
+        signer: &Keypair,
+        kind: Kind,
+        run: Hash,
+        window: u64,
+        base: Hash,
+        payload: Bytes,
+    ) -> Result<(), StoreError> {
+        let hash = blake3::hash(&payload);
+        let size = (HEADER_LEN + payload.len()) as u64;
+        match self
+            .put_envelope(key, signer, kind, run, window, base, payload, true)
+            .await
+        {
+            Err(StoreError::AlreadyExists { .. }) => {}
+            other => return other.map(|_| ()),
+        }
+        let conflict = || StoreError::Conflict {
+            store: self.url.clone(),
+            key: key.to_string(),
+        };
+        if self.size(key).await? != Some(size) {
+            return Err(conflict());
+        }
+        let expect = Expect {
+            kind: Some(kind),
+            run: Some(run),
+            window: Some(window),
+            base: Some(base),
+            signer: Some(signer.account()),
+        };
+        let existing = self.get_envelope(key, &expect, size).await?;
+        if blake3::hash(&existing.payload) == hash {
+            Ok(())
+        } else {
+            Err(conflict())
+        }
+    }
+
     /// The size of the object at `key`, or `None` if there is none.
     pub async fn size(&self, key: &str) -> Result<Option<u64>, StoreError> {
         let path = self.path(key);

@@ -241,6 +241,32 @@ async fn written_once(store: Store) {
     assert_eq!(opened.payload.len(), 10);
 }
 
+/// Publishing is idempotent for the same contents and refuses different ones.
+async fn published_once(store: Store) {
+    let publish = |data: Bytes, window: u64| {
+        let store = store.clone();
+        async move {
+            store
+                .publish_envelope("agg/0", &miner(), Kind::Aggregate, RUN, window, BASE, data)
+                .await
+        }
+    };
+    let same = Bytes::from_static(b"the same aggregate");
+    publish(same.clone(), 0).await.unwrap();
+    publish(same.clone(), 0).await.unwrap();
+    let other = publish(Bytes::from_static(b"another aggregate!"), 0)
+        .await
+        .unwrap_err();
+    assert!(matches!(other, StoreError::Conflict { .. }), "{other}");
+    assert!(other.to_string().contains("already holds something other"));
+    let longer = publish(Bytes::from_static(b"a longer aggregate than that"), 0)
+        .await
+        .unwrap_err();
+    assert!(matches!(longer, StoreError::Conflict { .. }), "{longer}");
+    // Same bytes under another window are not the same envelope.
+    assert!(publish(same, 1).await.is_err());
+}
+
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
         mod file {
@@ -271,4 +297,5 @@ on_both_backends!(
     oversized_refused_unread,
     truncated,
     written_once,
+    published_once,
 );
