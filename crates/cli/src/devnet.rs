@@ -56,6 +56,8 @@ const MARKER: &str = "devnet.json";
 struct Uploads {
     bytes: u64,
     steps: u64,
+    /// Tokens trained on (predicted targets), over every submitted window.
+    tokens: u64,
     /// Training time over wall time since it first trained, as of its last submission.
     utilisation: Option<f64>,
 }
@@ -261,6 +263,7 @@ pub fn run(args: DevnetArgs) -> Result<()> {
                             let entry = uploaded.entry(name.clone()).or_default();
                             entry.bytes += event["bytes"].as_u64().unwrap_or(0);
                             entry.steps += event["steps"].as_u64().unwrap_or(0);
+                            entry.tokens += event["tokens"].as_u64().unwrap_or(0);
                             entry.utilisation = event["utilisation"].as_f64();
                         }
                         _ => {}
@@ -345,6 +348,7 @@ pub fn run(args: DevnetArgs) -> Result<()> {
                 "emission_rao": n.total_emission,
                 "bytes_uploaded": uploaded.get(&name).map_or(0, |u| u.bytes),
                 "steps": uploaded.get(&name).map_or(0, |u| u.steps),
+                "tokens": uploaded.get(&name).map_or(0, |u| u.tokens),
                 "utilisation": uploaded.get(&name).and_then(|u| u.utilisation),
             })
         })

@@ -1,6 +1,7 @@
 //! `gradient`: the command-line entry point. Every flag can also be set from the environment
 //! (`GRADIENT_*`, shown in `--help`), and a `.env` file in the working directory is read first.
 
+mod bench;
 mod chain;
 mod data;
 mod devnet;
@@ -58,6 +59,9 @@ enum Command {
     Validator(node::NodeArgs),
     /// Run a whole network on this machine: chain, owner, validator and miners.
     Devnet(devnet::DevnetArgs),
+    /// Benchmarks of the network's training quality.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
 }
 
 fn main() -> std::process::ExitCode {
@@ -85,6 +89,7 @@ fn main() -> std::process::ExitCode {
         Command::Miner(args) => node::miner(args, cli.log_format),
         Command::Validator(args) => node::validator(args, cli.log_format),
         Command::Devnet(args) => devnet::run(args),
+        Command::Bench(cmd) => bench::run(cmd),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -44,6 +44,10 @@ fn devnet_trains_the_master_and_writes_a_report() {
         if neuron["name"].as_str().unwrap().starts_with("miner") {
             let bytes = neuron["bytes_uploaded"].as_u64().unwrap();
             assert!(bytes > 0 && bytes < 2 * 1_000_000, "{neuron}");
+            // Tokens trained: every step is a batch of 128-token rows.
+            let steps = neuron["steps"].as_u64().unwrap();
+            let tokens = neuron["tokens"].as_u64().unwrap();
+            assert!(steps > 0 && tokens >= steps * 128, "{neuron}");
         }
     }
 }

@@ -15,6 +15,7 @@ pub mod miner_node;
 pub mod network;
 pub mod owner;
 pub mod peer;
+pub mod quality;
 pub mod validator;
 pub mod validator_node;
 

@@ -9,7 +9,7 @@ use gradient_chain::{AccountId, Keypair};
 use gradient_codec::ErrorFeedback;
 use gradient_data::Split;
 use gradient_data::pages::assigned_pages;
-use gradient_model::{Schedule, TrainConfig, Trainer};
+use gradient_model::{AdamState, Schedule, TrainConfig, Trainer};
 use gradient_store::{Header, Kind, Store, layout};
 
 use crate::context::RunContext;
@@ -68,12 +68,35 @@ pub fn train_window(
     pages: &[u64],
     enough: &dyn Fn(&TrainReport) -> bool,
 ) -> Result<(Vec<Vec<f32>>, TrainReport), NodeError> {
+    let trained = train_window_from(ctx, base, pages, None, enough)?;
+    Ok((trained.delta, trained.report))
+}
+
+/// A window's training: the delta, what it did, and the inner optimizer's state at its end.
+pub struct WindowTraining {
+    pub delta: Vec<Vec<f32>>,
+    pub report: TrainReport,
+    pub optimizer: AdamState,
+}
+
+/// [`train_window`], optionally carrying the inner optimizer's moments (and its place in the
+/// schedule) over from the previous window instead of starting them from zero.
+pub fn train_window_from(
+    ctx: &RunContext,
+    base: &Master,
+    pages: &[u64],
+    optimizer: Option<AdamState>,
+    enough: &dyn Fn(&TrainReport) -> bool,
+) -> Result<WindowTraining, NodeError> {
     let start = Instant::now();
     let model = ctx.model_from(&base.params)?;
     let batches = ctx
         .corpus
         .training_batches(pages, ctx.run.miner.batch_size)?;
-    let mut trainer = Trainer::new(model, inner_config(ctx))?;
+    let mut trainer = match optimizer {
+        Some(state) => Trainer::with_state(model, inner_config(ctx), state)?,
+        None => Trainer::new(model, inner_config(ctx))?,
+    };
     let mut report = TrainReport {
         steps: 0,
         tokens: 0,
@@ -102,7 +125,12 @@ pub fn train_window(
         .map(|(t, b)| t.values.iter().zip(b).map(|(x, y)| x - y).collect())
         .collect();
     report.seconds = start.elapsed().as_secs_f64();
-    Ok((delta, report))
+    let (_, optimizer) = trainer.into_parts();
+    Ok(WindowTraining {
+        delta,
+        report,
+        optimizer,
+    })
 }
 
 /// Compresses a delta with error feedback: what is not sent now is carried to later windows.

@@ -16,6 +16,21 @@ use crate::master::Master;
 pub const CURRENT_RUN: &str = "run";
 const MAX_RUN_CONFIG: u64 = 1 << 20;
 
+/// The genesis master: the model preset initialised from the run seed, zero momentum.
+pub fn genesis_master(run: &RunConfig) -> Result<Master, NodeError> {
+    let genesis = Model::new(
+        ModelConfig::preset(&run.model.preset)?,
+        run.seed,
+        &Device::flex(),
+    )?;
+    let params = genesis
+        .read_params()?
+        .into_iter()
+        .map(|p| p.values)
+        .collect();
+    Ok(Master::new(params))
+}
+
 /// Publishes `run` and its genesis master to `store`, signed by `owner`. Publishing the same
 /// run again is a no-op; the genesis is recomputed and must match what is there.
 pub async fn init(store: &Store, run: &RunConfig, owner: &Keypair) -> Result<[u8; 32], NodeError> {
@@ -46,15 +61,8 @@ pub async fn init(store: &Store, run: &RunConfig, owner: &Keypair) -> Result<[u8
         )
         .await?;
 
-    let model = ModelConfig::preset(&run.model.preset)?;
-    let specs = model.param_specs();
-    let genesis = Model::new(model, run.seed, &Device::flex())?;
-    let params = genesis
-        .read_params()?
-        .into_iter()
-        .map(|p| p.values)
-        .collect();
-    let bytes = Master::new(params).to_bytes(&specs)?;
+    let specs = ModelConfig::preset(&run.model.preset)?.param_specs();
+    let bytes = genesis_master(run)?.to_bytes(&specs)?;
     store
         .publish_envelope(
             &layout::master(&id, 0),

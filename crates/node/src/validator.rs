@@ -9,7 +9,8 @@ use gradient_data::Split;
 use gradient_data::pages::evaluation_pages;
 use gradient_model::{Batch, Model};
 use gradient_protocol::Timing;
-use gradient_protocol::aggregate::{clipped_weights, norm, outer_step};
+use gradient_protocol::aggregate::{clipped_weights, divide_by_support, norm, outer_step};
+use gradient_protocol::config::Average;
 use gradient_protocol::scoring::{self, Measurement, Rejection};
 use gradient_store::{Expect, Kind, Store, StoreError, layout};
 use serde::{Deserialize, Serialize};
@@ -206,7 +207,13 @@ pub fn next_master(
     chosen: &[(&Delta, f64)],
 ) -> Result<Master, NodeError> {
     let norms: Vec<f64> = chosen.iter().map(|c| c.1).collect();
-    let weights = clipped_weights(&norms);
+    let average = ctx.run.aggregation.average;
+    let mut weights = clipped_weights(&norms);
+    if average == Average::Support {
+        // Clipping only; the count of deltas per coordinate divides below.
+        let n = weights.len() as f32;
+        weights.iter_mut().for_each(|w| *w *= n);
+    }
     let mut update: Vec<Vec<f32>> = latest.params.iter().map(|p| vec![0.0; p.len()]).collect();
     let weighted: Vec<(&Delta, f32)> = chosen
         .iter()
@@ -214,6 +221,16 @@ pub fn next_master(
         .map(|(c, &w)| (c.0, w))
         .collect();
     ctx.codec.apply(&weighted, &mut update)?;
+    if average == Average::Support && chosen.len() > 1 {
+        let dense: Vec<Vec<Vec<f32>>> = chosen
+            .iter()
+            .map(|c| ctx.dense(c.0))
+            .collect::<Result<_, _>>()?;
+        for (t, u) in update.iter_mut().enumerate() {
+            let views: Vec<&[f32]> = dense.iter().map(|d| d[t].as_slice()).collect();
+            divide_by_support(u, &views)?;
+        }
+    }
     let mut next = latest.clone();
     let a = &ctx.run.aggregation;
     for ((p, m), u) in next

@@ -64,6 +64,23 @@ pub fn weighted_sum(deltas: &[&[f32]], weights: &[f32]) -> Result<Vec<f32>, Prot
     Ok(out)
 }
 
+/// Divides each coordinate of `sum` by how many of `deltas` are non-zero there (coordinates no
+/// delta sent stay as they are: zero).
+pub fn divide_by_support(sum: &mut [f32], deltas: &[&[f32]]) -> Result<(), ProtocolError> {
+    for delta in deltas {
+        if delta.len() != sum.len() {
+            return Err(ProtocolError::Shape(sum.len(), delta.len()));
+        }
+    }
+    for (j, s) in sum.iter_mut().enumerate() {
+        let count = deltas.iter().filter(|d| d[j] != 0.0).count();
+        if count > 1 {
+            *s /= count as f32;
+        }
+    }
+    Ok(())
+}
+
 /// The outer Nesterov step on the averaged delta (a step in the direction the miners moved):
 /// `m = mu*m + u`, `master += lr * (u + mu*m)`.
 pub fn outer_step(
@@ -105,6 +122,18 @@ mod tests {
         let sum = weighted_sum(&[&a, &b], &clipped_weights(&[norm(&a), norm(&b)])).unwrap();
         assert_eq!(sum, vec![0.5, 0.5]);
         assert!(weighted_sum(&[&a, &[1.0]], &[1.0, 1.0]).is_err());
+    }
+
+    #[test]
+    fn support_average_divides_by_the_deltas_that_sent_a_coordinate() {
+        let a = [1.0f32, 0.0, 2.0, 0.0];
+        let b = [3.0f32, 4.0, 0.0, 0.0];
+        let mut sum = weighted_sum(&[&a, &b], &[1.0, 1.0]).unwrap();
+        divide_by_support(&mut sum, &[&a, &b]).unwrap();
+        // Both sent the first coordinate: their mean; one sent the second and third: its
+        // value, not half of it; nobody sent the last.
+        assert_eq!(sum, vec![2.0, 4.0, 2.0, 0.0]);
+        assert!(divide_by_support(&mut sum, &[&a, &[1.0]]).is_err());
     }
 
     #[test]

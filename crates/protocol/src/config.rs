@@ -92,6 +92,21 @@ pub struct AggregationSpec {
     /// Nesterov outer step.
     pub outer_lr: f32,
     pub outer_momentum: f32,
+    /// How the chosen deltas are averaged.
+    #[serde(default)]
+    pub average: Average,
+}
+
+/// How the chosen (clipped) deltas are averaged into the update.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Average {
+    /// Every coordinate's sum divided by the number of deltas.
+    #[default]
+    Mean,
+    /// Every coordinate's sum divided by the number of deltas that sent it: sparse deltas
+    /// with different supports are not thinned by the ones that left a coordinate out.
+    Support,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -149,6 +164,7 @@ impl RunConfig {
                 top_k: 3,
                 outer_lr: 0.7,
                 outer_momentum: 0.6,
+                average: Average::Mean,
             },
             limits: Limits {
                 max_submission_bytes: 64 << 20,

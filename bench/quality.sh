@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# How much of the miners' work reaches the master (issue "the network must train"): the devnet
+# run's protocol with a fixed number of inner steps per window (no dependence on the machine's
+# load), in one process, against one machine training the same model on the same tokens
+# (batch = miners x miner batch, `gradient train`'s schedule), both evaluated on the same 16
+# held-out pages. Prints the headline row with both losses and their ratio, then one row per
+# ablation (network loss only; the baseline is the headline's, measured in the same run).
+#
+#   bench/quality.sh            # headline + every ablation row (about an hour on 2 cores)
+#   bench/quality.sh headline   # only the headline row (about 16 minutes on 2 cores)
+#
+# Each window's table shows the loss of master w, of master w plus the miners' mean
+# uncompressed delta (and of its embedding / other tensors alone), plus what they sent after
+# compression and error feedback, and of the next master the protocol made: where work is lost.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/gradient-target}"
+cargo build --release -p gradient-cli --manifest-path "$root/Cargo.toml" >&2
+bin="$CARGO_TARGET_DIR/release/gradient"
+# 28 steps x 4 rows = 112 sequences = 14 pages of 8: every page seen once per window.
+common=(--miners 3 --windows 6 --steps-per-window 28 --pages-per-window 14 --report-pages 16)
+echo "== headline: the run's defaults"
+"$bin" bench quality "${common[@]}"
+[ "${1:-}" = headline ] && exit 0
+row() {
+    local name="$1"; shift
+    printf '%-44s ' "$name"
+    "$bin" bench quality "${common[@]}" --no-baseline "$@" 2>/dev/null | sed 's/  one machine NaN  ratio NaN//'
+}
+echo "== ablation rows (network loss after 6 windows)"
+row "dense f32 deltas (no compression)" --dense
+row "dense, no staleness (train from master w)" --dense --stale false
+row "sparse, no staleness" --stale false
+row "beta 1.0, outer SGD lr 1 (SparseLoCo)" --beta 1.0 --outer-momentum 0 --outer-lr 1
+row "as above, no staleness, support average" --stale false --beta 1.0 --outer-momentum 0 --outer-lr 1 --average support
+row "codec top 256 of 4096 (6.3%)" --codec-top-k 256
+row "codec with DCT, f32 values" --dct true --values f32
+row "top 1 submission aggregated" --top-k 1
+row "inner AdamW state kept across windows" --keep-optimizer true
+row "2 pages a window, repeated (old devnet)" --pages-per-window 2

@@ -1,0 +1,172 @@
+//! `gradient bench quality`: how much of the miners' work reaches the master, against one
+//! machine training the same model on the same tokens (see `gradient_node::quality`).
+
+use anyhow::Result;
+use clap::{Args, Subcommand};
+use gradient_codec::Values;
+use gradient_model::parse_device;
+use gradient_node::RunContext;
+use gradient_node::quality::{self, QualitySetup, WindowQuality};
+use gradient_protocol::RunConfig;
+
+#[derive(Subcommand)]
+pub enum BenchCommand {
+    /// The devnet run's protocol with a fixed number of inner steps per window, in one process,
+    /// against one machine on the same tokens; prints both losses and their ratio.
+    Quality(QualityArgs),
+}
+
+#[derive(Args)]
+pub struct QualityArgs {
+    #[arg(long, default_value_t = 3, env = "GRADIENT_MINERS")]
+    miners: usize,
+    #[arg(long, default_value_t = 6, env = "GRADIENT_WINDOWS")]
+    windows: u64,
+    /// Inner steps each miner takes per window.
+    #[arg(long, default_value_t = 28, env = "GRADIENT_STEPS_PER_WINDOW")]
+    steps_per_window: u64,
+    /// Pages per miner and window [default: the run's].
+    #[arg(long, env = "GRADIENT_PAGES_PER_WINDOW")]
+    pages_per_window: Option<usize>,
+    /// Send every value as f32 instead of the run's sparse codec.
+    #[arg(long)]
+    dense: bool,
+    /// Select the tiles' DCT coefficients instead of their values [default: the run's].
+    #[arg(long)]
+    dct: Option<bool>,
+    /// How kept values are stored: q2, q4, q8, f16, bf16, f32 [default: the run's].
+    #[arg(long)]
+    values: Option<String>,
+    /// Values kept per chunk of the codec [default: the run's].
+    #[arg(long)]
+    codec_top_k: Option<usize>,
+    /// Error feedback's decay [default: the run's].
+    #[arg(long)]
+    beta: Option<f32>,
+    /// Outer step [default: the run's].
+    #[arg(long)]
+    outer_lr: Option<f32>,
+    #[arg(long)]
+    outer_momentum: Option<f32>,
+    /// How many submissions are aggregated [default: the run's].
+    #[arg(long)]
+    top_k: Option<usize>,
+    /// Average the chosen deltas per coordinate over those that sent it (`support`) or over
+    /// all (`mean`) [default: the run's].
+    #[arg(long)]
+    average: Option<String>,
+    /// Miners keep their inner optimizer's state across windows [default: the run's].
+    #[arg(long)]
+    keep_optimizer: Option<bool>,
+    /// Window w trains from master w-1, as the protocol pipelines it [default: the run's].
+    #[arg(long)]
+    stale: Option<bool>,
+    /// Validation pages both models are evaluated on.
+    #[arg(long, default_value_t = 16)]
+    report_pages: usize,
+    #[arg(long, default_value = "cpu", env = "GRADIENT_DEVICE")]
+    device: String,
+    /// Skip the one-machine run (for ablation rows against a baseline measured once).
+    #[arg(long)]
+    no_baseline: bool,
+    /// Print the whole report as JSON at the end.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(command: BenchCommand) -> Result<()> {
+    match command {
+        BenchCommand::Quality(args) => quality_bench(args),
+    }
+}
+
+fn quality_bench(args: QualityArgs) -> Result<()> {
+    let mut run = RunConfig::devnet(0);
+    run.miner.inner_steps = args.steps_per_window;
+    if let Some(pages) = args.pages_per_window {
+        run.miner.pages_per_window = pages;
+    }
+    if args.dense {
+        run.codec.values = Values::Dense;
+    }
+    if let Some(dct) = args.dct {
+        run.codec.dct = dct;
+    }
+    if let Some(values) = &args.values {
+        run.codec.values = serde_json::from_value(serde_json::Value::String(values.clone()))
+            .map_err(|_| anyhow::anyhow!("--values {values}: use q2, q4, q8, f16, bf16 or f32"))?;
+    }
+    if let Some(k) = args.codec_top_k {
+        run.codec.top_k = k;
+    }
+    if let Some(average) = &args.average {
+        run.aggregation.average =
+            serde_json::from_value(serde_json::Value::String(average.clone()))
+                .map_err(|_| anyhow::anyhow!("--average {average}: use mean or support"))?;
+    }
+    if let Some(k) = args.top_k {
+        run.aggregation.top_k = k;
+    }
+    if let Some(lr) = args.outer_lr {
+        run.aggregation.outer_lr = lr;
+    }
+    if let Some(mu) = args.outer_momentum {
+        run.aggregation.outer_momentum = mu;
+    }
+    let setup = QualitySetup {
+        miners: args.miners,
+        windows: args.windows,
+        steps_per_window: args.steps_per_window,
+        stale: args.stale.unwrap_or(true),
+        keep_optimizer: args.keep_optimizer.unwrap_or(false),
+        feedback_beta: args.beta.unwrap_or(gradient_node::miner::FEEDBACK_BETA),
+        report_pages: args.report_pages,
+        baseline: !args.no_baseline,
+    };
+    let ctx = RunContext::new(run, parse_device(&args.device)?)?;
+    eprintln!(
+        "quality: {} miners x {} windows x {} steps (batch {}, {} pages a window), {:?}",
+        setup.miners,
+        setup.windows,
+        setup.steps_per_window,
+        ctx.run.miner.batch_size,
+        ctx.run.miner.pages_per_window,
+        setup
+    );
+    eprintln!(
+        "window   master  +dense  (embed  blocks)   +sent    next  inner  scored aggregated rejected"
+    );
+    let show = |w: &WindowQuality| {
+        eprintln!(
+            "{:>6} {:>8.3} {:>7.3} {:>7.3} {:>7.3} {:>7.3} {:>7.3} {:>6.3} {:>6} {:>10} {:?}",
+            w.window,
+            w.latest,
+            w.plus_dense,
+            w.plus_dense_embedding,
+            w.plus_dense_blocks,
+            w.plus_sent,
+            w.next,
+            w.inner_loss,
+            w.scored,
+            w.aggregated,
+            w.rejected
+        )
+    };
+    let report = quality::run(&ctx, &setup, &show)?;
+    println!(
+        "network {:.4}  one machine {:.4}  ratio {:.4}  (genesis {:.4}; tokens {} vs {}; {:.0} bytes per submission, dense f32 {} = {:.0}x)",
+        report.network_loss,
+        report.single_loss,
+        report.ratio,
+        report.genesis_loss,
+        report.network_tokens,
+        report.single_tokens,
+        report.bytes_per_submission,
+        report.dense_bytes,
+        report.dense_bytes as f64 / report.bytes_per_submission
+    );
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+    }
+    Ok(())
+}

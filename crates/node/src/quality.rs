@@ -1,0 +1,314 @@
+//! The quality benchmark: how much of the miners' work reaches the master. The protocol's own
+//! steps (train a window from the base master, compress with error feedback, judge, keep the
+//! best, aggregate, outer step) run in one process with a fixed number of inner steps per
+//! window, so the result does not depend on how busy the machine is; one machine trains the
+//! same model on the same tokens (the miners' pages, batch = miners x miner batch), and both
+//! are evaluated on the same held-out pages.
+//!
+//! Every knob the ablation needs is a field of [`QualitySetup`]; the run config carries the
+//! rest (codec, aggregation, inner optimizer), exactly as a network would.
+
+use gradient_chain::{AccountId, Keypair};
+use gradient_codec::{Delta, ErrorFeedback};
+use gradient_data::Split;
+use gradient_data::pages::evaluation_pages;
+use gradient_model::{AdamState, Batch, Model, TrainConfig, Trainer};
+use gradient_protocol::aggregate::top_k;
+use gradient_protocol::scoring::{cut_below_best, score};
+use serde::Serialize;
+
+use crate::context::RunContext;
+use crate::error::NodeError;
+use crate::master::Master;
+use crate::miner::{pages_for, train_window_from};
+use crate::validator::{Judge, delta_norm, next_master};
+
+/// What to simulate besides the run config.
+#[derive(Clone, Debug)]
+pub struct QualitySetup {
+    pub miners: usize,
+    pub windows: u64,
+    /// Inner steps every miner takes per window (the run's `inner_steps` is set to it).
+    pub steps_per_window: u64,
+    /// The protocol's pipelining: window `w` trains from master `w-1`. Off, it trains from
+    /// master `w` (as if miners waited for the validator).
+    pub stale: bool,
+    /// Miners keep their AdamW moments and schedule position across windows.
+    pub keep_optimizer: bool,
+    /// Error feedback's decay of what was not sent.
+    pub feedback_beta: f32,
+    /// Validation pages both models are evaluated on.
+    pub report_pages: usize,
+    /// Also train the one-machine baseline (off for ablation rows that share one).
+    pub baseline: bool,
+}
+
+/// One window of the simulated network, with the loss after each stage on the report pages.
+#[derive(Clone, Debug, Serialize)]
+pub struct WindowQuality {
+    pub window: u64,
+    /// Master `w`, which this window's deltas are applied to.
+    pub latest: f64,
+    /// Master `w` plus the mean of the miners' deltas, uncompressed.
+    pub plus_dense: f64,
+    /// The same with only the token embedding's delta, and with all but it.
+    pub plus_dense_embedding: f64,
+    pub plus_dense_blocks: f64,
+    /// Master `w` plus the mean of what the miners sent (after compression and feedback).
+    pub plus_sent: f64,
+    /// The next master, as the protocol makes it.
+    pub next: f64,
+    pub scored: usize,
+    pub aggregated: usize,
+    pub rejected: Vec<String>,
+    /// Mean inner training loss of the miners at the window's last step.
+    pub inner_loss: f64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct QualityReport {
+    pub genesis_loss: f64,
+    pub network_loss: f64,
+    pub single_loss: f64,
+    /// `network_loss / single_loss`.
+    pub ratio: f64,
+    pub network_tokens: usize,
+    pub single_tokens: usize,
+    pub bytes_per_submission: f64,
+    pub dense_bytes: usize,
+    pub windows: Vec<WindowQuality>,
+}
+
+/// A simulated miner: a hotkey, its error feedback and (optionally) its inner optimizer.
+struct SimMiner {
+    hotkey: AccountId,
+    feedback: ErrorFeedback,
+    optimizer: Option<AdamState>,
+}
+
+/// Mean loss on the report pages.
+fn loss_on(ctx: &RunContext, params: &[Vec<f32>], pages: &[Batch]) -> Result<f64, NodeError> {
+    ctx.mean_loss(&ctx.model_from(params)?, pages)
+}
+
+fn plus_mean(params: &[Vec<f32>], deltas: &[Vec<Vec<f32>>]) -> Vec<Vec<f32>> {
+    let n = deltas.len().max(1) as f32;
+    params
+        .iter()
+        .enumerate()
+        .map(|(t, p)| {
+            let mut out = p.clone();
+            for d in deltas {
+                for (o, x) in out.iter_mut().zip(&d[t]) {
+                    *o += x / n;
+                }
+            }
+            out
+        })
+        .collect()
+}
+
+/// The deltas with every tensor but those `keep` names zeroed.
+fn only(deltas: &[Vec<Vec<f32>>], keep: impl Fn(usize) -> bool) -> Vec<Vec<Vec<f32>>> {
+    deltas
+        .iter()
+        .map(|d| {
+            d.iter()
+                .enumerate()
+                .map(|(t, x)| {
+                    if keep(t) {
+                        x.clone()
+                    } else {
+                        vec![0.0; x.len()]
+                    }
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Runs the network and the one-machine baseline; `progress` hears about each window.
+pub fn run(
+    ctx: &RunContext,
+    setup: &QualitySetup,
+    progress: &dyn Fn(&WindowQuality),
+) -> Result<QualityReport, NodeError> {
+    let report_pages = evaluation_pages(
+        blake3::hash(b"gradient quality bench pages").as_bytes(),
+        setup.report_pages,
+        ctx.corpus.num_pages(Split::Validation),
+    )?;
+    let report_pages = ctx.corpus.page_batches(Split::Validation, &report_pages)?;
+    let genesis = crate::owner::genesis_master(&ctx.run)?;
+    let genesis_loss = loss_on(ctx, &genesis.params, &report_pages)?;
+    let mut miners: Vec<SimMiner> = (0..setup.miners)
+        .map(|i| SimMiner {
+            hotkey: Keypair::dev(&format!("devnet miner-{}", i + 1)).account(),
+            feedback: ErrorFeedback::new(&ctx.codec, setup.feedback_beta),
+            optimizer: None,
+        })
+        .collect();
+    let mut masters = vec![genesis];
+    let mut windows = Vec::new();
+    let (mut network_tokens, mut bytes, mut submissions) = (0usize, 0usize, 0usize);
+    let mut all_pages = Vec::new();
+    for w in 0..setup.windows {
+        let base_index = if setup.stale {
+            ctx.windows.base_master(w)
+        } else {
+            w
+        };
+        let base = masters[base_index as usize].clone();
+        let latest = masters[w as usize].clone();
+        let mut dense_deltas = Vec::new();
+        let mut sent = Vec::new();
+        let mut inner_loss = 0.0;
+        for miner in &mut miners {
+            let pages = pages_for(ctx, w, &miner.hotkey)?;
+            all_pages.push(pages.clone());
+            let optimizer = if setup.keep_optimizer {
+                miner.optimizer.take()
+            } else {
+                None
+            };
+            let trained = train_window_from(ctx, &base, &pages, optimizer, &|_| false)?;
+            network_tokens += trained.report.tokens;
+            inner_loss += trained.report.last_loss / setup.miners as f64;
+            miner.optimizer = Some(trained.optimizer);
+            let views: Vec<&[f32]> = trained.delta.iter().map(Vec::as_slice).collect();
+            let payload = miner.feedback.compress(&ctx.codec, &views)?;
+            bytes += payload.len();
+            submissions += 1;
+            sent.push(ctx.codec.decode(&payload)?);
+            dense_deltas.push(trained.delta);
+        }
+        let seed = *blake3::hash(&w.to_le_bytes()).as_bytes();
+        let (next, judged) = judge_and_aggregate(ctx, &base, &latest, w, seed, &miners, &sent)?;
+        let sent_dense: Vec<Vec<Vec<f32>>> = sent
+            .iter()
+            .map(|d| ctx.dense(d))
+            .collect::<Result<_, _>>()?;
+        let quality = WindowQuality {
+            window: w,
+            latest: loss_on(ctx, &latest.params, &report_pages)?,
+            plus_dense: loss_on(
+                ctx,
+                &plus_mean(&latest.params, &dense_deltas),
+                &report_pages,
+            )?,
+            plus_dense_embedding: loss_on(
+                ctx,
+                &plus_mean(&latest.params, &only(&dense_deltas, |t| t == 0)),
+                &report_pages,
+            )?,
+            plus_dense_blocks: loss_on(
+                ctx,
+                &plus_mean(&latest.params, &only(&dense_deltas, |t| t != 0)),
+                &report_pages,
+            )?,
+            plus_sent: loss_on(ctx, &plus_mean(&latest.params, &sent_dense), &report_pages)?,
+            next: loss_on(ctx, &next.params, &report_pages)?,
+            scored: judged.scored,
+            aggregated: judged.aggregated,
+            rejected: judged.rejected,
+            inner_loss,
+        };
+        progress(&quality);
+        windows.push(quality);
+        masters.push(next);
+    }
+    let network_loss = windows.last().map_or(genesis_loss, |w| w.next);
+    let (single_loss, single_tokens) = if setup.baseline {
+        one_machine(ctx, setup, &all_pages, &report_pages)?
+    } else {
+        (f64::NAN, 0)
+    };
+    Ok(QualityReport {
+        genesis_loss,
+        network_loss,
+        single_loss,
+        ratio: network_loss / single_loss,
+        network_tokens,
+        single_tokens,
+        bytes_per_submission: bytes as f64 / submissions.max(1) as f64,
+        dense_bytes: ctx.codec.dense_bytes(),
+        windows,
+    })
+}
+
+struct Judged {
+    scored: usize,
+    aggregated: usize,
+    rejected: Vec<String>,
+}
+
+/// The validator's part: measure every submission, score it, keep the best, make the next
+/// master from `latest`.
+fn judge_and_aggregate(
+    ctx: &RunContext,
+    base: &Master,
+    latest: &Master,
+    window: u64,
+    seed: [u8; 32],
+    miners: &[SimMiner],
+    sent: &[Delta],
+) -> Result<(Master, Judged), NodeError> {
+    let judge = Judge::new(ctx, base, window, seed)?;
+    let mut raw = vec![0.0f64; sent.len()];
+    let mut norms = vec![0.0f64; sent.len()];
+    let mut rejected = Vec::new();
+    for (i, (miner, delta)) in miners.iter().zip(sent).enumerate() {
+        let dense = ctx.dense(delta)?;
+        norms[i] = delta_norm(&dense);
+        let measured = judge.measure(&miner.hotkey, &dense)?;
+        match score(&measured, &ctx.run.scoring) {
+            Ok(s) => raw[i] = s,
+            Err(why) => rejected.push(format!("{:?}", why)),
+        }
+    }
+    cut_below_best(&mut raw, ctx.run.scoring.min_relative_score);
+    let keys: Vec<[u8; 32]> = miners.iter().map(|m| m.hotkey.0).collect();
+    let best = top_k(&raw, &keys, ctx.run.aggregation.top_k);
+    let chosen: Vec<(&Delta, f64)> = best.iter().map(|&i| (&sent[i], norms[i])).collect();
+    let next = next_master(ctx, latest, &chosen)?;
+    Ok((
+        next,
+        Judged {
+            scored: raw.iter().filter(|s| **s > 0.0).count(),
+            aggregated: best.len(),
+            rejected,
+        },
+    ))
+}
+
+/// One machine on the same pages: every window's pages of every miner, in order, at a batch of
+/// miners x the miner's batch, with `gradient train`'s schedule (warmup, cosine over the run).
+fn one_machine(
+    ctx: &RunContext,
+    setup: &QualitySetup,
+    pages: &[Vec<u64>],
+    report_pages: &[Batch],
+) -> Result<(f64, usize), NodeError> {
+    let batch = ctx.run.miner.batch_size * setup.miners;
+    let steps = setup.windows * setup.steps_per_window;
+    let flat: Vec<u64> = pages.iter().flatten().copied().collect();
+    let batches = ctx.corpus.training_batches(&flat, batch)?;
+    let genesis = crate::owner::genesis_master(&ctx.run)?;
+    let model: Model = ctx.model_from(&genesis.params)?;
+    let config = TrainConfig {
+        lr: ctx.run.miner.lr,
+        total_steps: steps,
+        weight_decay: ctx.run.miner.weight_decay,
+        grad_clip: ctx.run.miner.grad_clip,
+        ..TrainConfig::default()
+    };
+    let mut trainer = Trainer::new(model, config)?;
+    let mut tokens = 0;
+    for step in 0..steps {
+        let stats = trainer.step(std::slice::from_ref(
+            &batches[step as usize % batches.len()],
+        ))?;
+        tokens += stats.tokens;
+    }
+    Ok((ctx.mean_loss(trainer.model(), report_pages)?, tokens))
+}
