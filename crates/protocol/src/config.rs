@@ -92,8 +92,9 @@ pub struct AggregationSpec {
     /// Nesterov outer step.
     pub outer_lr: f32,
     pub outer_momentum: f32,
-    /// How the chosen deltas are averaged.
-    #[serde(default)]
+    /// How the chosen deltas are averaged. Left out of the config (and so of the run id) when
+    /// it is the default, so runs made before it existed keep their id.
+    #[serde(default, skip_serializing_if = "Average::is_mean")]
     pub average: Average,
 }
 
@@ -107,6 +108,12 @@ pub enum Average {
     /// Every coordinate's sum divided by the number of deltas that sent it: sparse deltas
     /// with different supports are not thinned by the ones that left a coordinate out.
     Support,
+}
+
+impl Average {
+    fn is_mean(&self) -> bool {
+        *self == Average::Mean
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
