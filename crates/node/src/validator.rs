@@ -199,6 +199,17 @@ pub struct Judged {
     pub bytes: u64,
 }
 
+/// The weight each chosen delta is summed with, as the aggregate record lists it: `1/n` and
+/// the median-norm clip, or the clip alone where the support count divides afterwards.
+pub fn aggregation_weights(ctx: &RunContext, norms: &[f64]) -> Vec<f32> {
+    let mut weights = clipped_weights(norms);
+    if ctx.run.aggregation.average == Average::Support {
+        let n = weights.len() as f32;
+        weights.iter_mut().for_each(|w| *w *= n);
+    }
+    weights
+}
+
 /// The next master: the chosen deltas, each weighted `1/n` and clipped to the median norm,
 /// summed in the order given, then the outer Nesterov step on `latest`.
 pub fn next_master(
@@ -208,12 +219,7 @@ pub fn next_master(
 ) -> Result<Master, NodeError> {
     let norms: Vec<f64> = chosen.iter().map(|c| c.1).collect();
     let average = ctx.run.aggregation.average;
-    let mut weights = clipped_weights(&norms);
-    if average == Average::Support {
-        // Clipping only; the count of deltas per coordinate divides below.
-        let n = weights.len() as f32;
-        weights.iter_mut().for_each(|w| *w *= n);
-    }
+    let weights = aggregation_weights(ctx, &norms);
     let mut update: Vec<Vec<f32>> = latest.params.iter().map(|p| vec![0.0; p.len()]).collect();
     let weighted: Vec<(&Delta, f32)> = chosen
         .iter()

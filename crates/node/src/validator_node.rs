@@ -378,7 +378,7 @@ impl ValidatorNode {
         let norms: Vec<f64> = chosen.iter().map(|c| c.1).collect();
         for (entry, w) in entries
             .iter_mut()
-            .zip(gradient_protocol::aggregate::clipped_weights(&norms))
+            .zip(validator::aggregation_weights(ctx, &norms))
         {
             entry.2 = w;
         }
