@@ -6,7 +6,7 @@
 # held-out pages. Prints the headline row with both losses and their ratio, then one row per
 # ablation (network loss only; the baseline is the headline's, measured in the same run).
 #
-#   bench/quality.sh            # headline + every ablation row (about an hour on 2 cores)
+#   bench/quality.sh            # headline + every ablation row (about two hours on 2 cores)
 #   bench/quality.sh headline   # only the headline row (about 16 minutes on 2 cores)
 #
 # Each window's table shows the loss of master w, of master w plus the miners' mean
@@ -30,11 +30,13 @@ row() {
 echo "== ablation rows (network loss after 6 windows)"
 row "dense f32 deltas (no compression)" --dense
 row "dense, no staleness (train from master w)" --dense --stale false
-row "sparse, no staleness" --stale false
-row "beta 1.0, outer SGD lr 1 (SparseLoCo)" --beta 1.0 --outer-momentum 0 --outer-lr 1
-row "as above, no staleness, support average" --stale false --beta 1.0 --outer-momentum 0 --outer-lr 1 --average support
-row "codec top 256 of 4096 (6.3%)" --codec-top-k 256
-row "codec with DCT, f32 values" --dct true --values f32
-row "top 1 submission aggregated" --top-k 1
+row "dense, stale, no eager start" --dense --eager false
+row "top 32 of 4096, 2-bit (the old codec)" --rank 0
+row "rank 8 factors" --rank 8
+row "eager start from the sent delta" --eager-sent
+row "no eager start" --eager false
+row "Nesterov lr 0.7, momentum 0.6 (the old outer step)" --outer-lr 0.7 --outer-momentum 0.6
+row "only positive scores aggregated" --include positive
+row "deltas measured at full weight" --delta-weight 1
 row "inner AdamW state kept across windows" --keep-optimizer true
 row "2 pages a window, repeated (old devnet)" --pages-per-window 2

@@ -37,6 +37,9 @@ pub struct QualityArgs {
     /// How kept values are stored: q2, q4, q8, f16, bf16, f32 [default: the run's].
     #[arg(long)]
     values: Option<String>,
+    /// Send matrices as factors of this rank, 0 for the run's top-k [default: the run's].
+    #[arg(long)]
+    rank: Option<usize>,
     /// Values kept per chunk of the codec [default: the run's].
     #[arg(long)]
     codec_top_k: Option<usize>,
@@ -48,6 +51,17 @@ pub struct QualityArgs {
     outer_lr: Option<f32>,
     #[arg(long)]
     outer_momentum: Option<f32>,
+    /// Scores below this fraction of the window's best earn nothing and are not aggregated
+    /// [default: the run's].
+    #[arg(long)]
+    min_relative_score: Option<f64>,
+    /// Weight deltas are measured at [default: the run's].
+    #[arg(long)]
+    delta_weight: Option<f64>,
+    /// Which submissions may be aggregated: positive (scored) or accepted (passed the checks)
+    /// [default: the run's].
+    #[arg(long)]
+    include: Option<String>,
     /// How many submissions are aggregated [default: the run's].
     #[arg(long)]
     top_k: Option<usize>,
@@ -61,6 +75,16 @@ pub struct QualityArgs {
     /// Window w trains from master w-1, as the protocol pipelines it [default: the run's].
     #[arg(long)]
     stale: Option<bool>,
+    /// With staleness, miners start from the base master plus their own previous delta, as
+    /// the miner does [default: true].
+    #[arg(long)]
+    eager: Option<bool>,
+    /// The eager start adds the delta as sent instead of as trained.
+    #[arg(long)]
+    eager_sent: bool,
+    /// Also show the loss with the mean delta's matrices cut to this rank.
+    #[arg(long)]
+    probe_rank: Option<usize>,
     /// Validation pages both models are evaluated on.
     #[arg(long, default_value_t = 16)]
     report_pages: usize,
@@ -96,6 +120,9 @@ fn quality_bench(args: QualityArgs) -> Result<()> {
         run.codec.values = serde_json::from_value(serde_json::Value::String(values.clone()))
             .map_err(|_| anyhow::anyhow!("--values {values}: use q2, q4, q8, f16, bf16 or f32"))?;
     }
+    if let Some(rank) = args.rank {
+        run.codec.rank = rank;
+    }
     if let Some(k) = args.codec_top_k {
         run.codec.top_k = k;
     }
@@ -103,6 +130,17 @@ fn quality_bench(args: QualityArgs) -> Result<()> {
         run.aggregation.average =
             serde_json::from_value(serde_json::Value::String(average.clone()))
                 .map_err(|_| anyhow::anyhow!("--average {average}: use mean or support"))?;
+    }
+    if let Some(cut) = args.min_relative_score {
+        run.scoring.min_relative_score = cut;
+    }
+    if let Some(weight) = args.delta_weight {
+        run.scoring.delta_weight = weight;
+    }
+    if let Some(include) = &args.include {
+        run.aggregation.include =
+            serde_json::from_value(serde_json::Value::String(include.clone()))
+                .map_err(|_| anyhow::anyhow!("--include {include}: use positive or accepted"))?;
     }
     if let Some(k) = args.top_k {
         run.aggregation.top_k = k;
@@ -118,8 +156,12 @@ fn quality_bench(args: QualityArgs) -> Result<()> {
         windows: args.windows,
         steps_per_window: args.steps_per_window,
         stale: args.stale.unwrap_or(true),
+        eager: args.eager.unwrap_or(true) || args.eager_sent,
+        eager_sent: args.eager_sent,
         keep_optimizer: args.keep_optimizer.unwrap_or(false),
         feedback_beta: args.beta.unwrap_or(gradient_node::miner::FEEDBACK_BETA),
+        probe_rank: args.probe_rank,
+        stages: true,
         report_pages: args.report_pages,
         baseline: !args.no_baseline,
     };
@@ -134,23 +176,30 @@ fn quality_bench(args: QualityArgs) -> Result<()> {
         setup
     );
     eprintln!(
-        "window   master  +dense  (embed  blocks)   +sent    next  inner  scored aggregated rejected"
+        "window   master  +dense  (embed  blocks low-rank)   +sent    next  inner  scored aggregated rejected"
     );
     let show = |w: &WindowQuality| {
         eprintln!(
-            "{:>6} {:>8.3} {:>7.3} {:>7.3} {:>7.3} {:>7.3} {:>7.3} {:>6.3} {:>6} {:>10} {:?}",
+            "{:>6} {:>8.3} {:>7.3} {:>7.3} {:>7.3} {:>8.3} {:>7.3} {:>7.3} {:>6.3} {:>6} {:>10} {:?}",
             w.window,
             w.latest,
             w.plus_dense,
             w.plus_dense_embedding,
             w.plus_dense_blocks,
+            w.plus_low_rank,
             w.plus_sent,
             w.next,
             w.inner_loss,
             w.scored,
             w.aggregated,
             w.rejected
-        )
+        );
+        let gains: Vec<String> = w
+            .gains
+            .iter()
+            .map(|(own, eval)| format!("{own:.4}/{eval:.4}"))
+            .collect();
+        eprintln!("        own/eval gains: {}", gains.join("  "))
     };
     let report = quality::run(&ctx, &setup, &show)?;
     println!(

@@ -43,6 +43,11 @@ pub struct DevnetArgs {
     /// its own prefix).
     #[arg(long, env = "GRADIENT_DEVNET_STORE")]
     store: Option<String>,
+    /// Compute threads of each training miner [default: the machine's cores shared among
+    /// them, at least one]; the validator gets every core. Processes that each start a thread
+    /// per core oversubscribe the machine and every step slows down.
+    #[arg(long, env = "GRADIENT_DEVNET_MINER_THREADS")]
+    miner_threads: Option<usize>,
     /// SIGKILL the validator and the first miner in the middle of window 1 and restart them.
     #[arg(long, hide = true)]
     chaos: bool,
@@ -106,6 +111,30 @@ fn chain_view(chain_path: &Path) -> BTreeMap<String, (f64, f64)> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// Compute threads per node process.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Threads {
+    miner: usize,
+    validator: usize,
+}
+
+impl Threads {
+    /// Training miners (honest and stale ones; the other adversaries do no work) share the
+    /// cores; the validator judges between windows, when it needs them all, and the miners
+    /// run at a lower priority.
+    fn share(cores: usize, miners: &[(String, Keypair, String)], per_miner: Option<usize>) -> Self {
+        let training = miners
+            .iter()
+            .filter(|(_, _, behaviour)| behaviour == "honest" || behaviour == "stale")
+            .count()
+            .max(1);
+        Threads {
+            miner: per_miner.unwrap_or(cores / training).max(1),
+            validator: cores.max(1),
+        }
+    }
 }
 
 pub fn run(args: DevnetArgs) -> Result<()> {
@@ -192,6 +221,12 @@ pub fn run(args: DevnetArgs) -> Result<()> {
         .map(|(name, key)| (key.account().to_ss58(), name))
         .collect();
     let exe = std::env::current_exe()?;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = Threads::share(cores, &miners, args.miner_threads);
+    eprintln!(
+        "compute threads: {} per training miner, {} for the validator ({cores} cores)",
+        threads.miner, threads.validator
+    );
     let spawn = |role: &str, name: &str, key: &Keypair, behaviour: &str| -> Result<Node> {
         let log = || {
             std::fs::OpenOptions::new()
@@ -224,6 +259,15 @@ pub fn run(args: DevnetArgs) -> Result<()> {
             })
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log()?));
+        cmd.env(
+            "RAYON_NUM_THREADS",
+            if role == "miner" {
+                threads.miner
+            } else {
+                threads.validator
+            }
+            .to_string(),
+        );
         if role == "miner" {
             // Miners fill every idle cycle (that is their job); on one machine the validator
             // must still judge each window within the next, or everyone waits for masters.
@@ -446,4 +490,33 @@ fn prepare_dir(dir: &Path) -> Result<PathBuf> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     std::fs::write(dir.join(MARKER), b"{\"gradient\": \"devnet\"}\n")?;
     Ok(std::path::absolute(dir)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn training_miners_share_the_cores() {
+        let miner = |behaviour: &str| {
+            (
+                behaviour.to_string(),
+                Keypair::dev(behaviour),
+                behaviour.to_string(),
+            )
+        };
+        let three = vec![miner("honest"), miner("honest"), miner("honest")];
+        assert_eq!(
+            Threads::share(2, &three, None),
+            Threads {
+                miner: 1,
+                validator: 2
+            }
+        );
+        let mut mixed = three.clone();
+        mixed.extend([miner("noise"), miner("lazy"), miner("stale")]);
+        assert_eq!(Threads::share(16, &mixed, None).miner, 4);
+        assert_eq!(Threads::share(16, &mixed, Some(2)).miner, 2);
+        assert_eq!(Threads::share(1, &mixed, Some(0)).miner, 1);
+    }
 }

@@ -10,6 +10,7 @@ use clap::{Args, Subcommand};
 use gradient_chain::{AccountId, Chain, connect};
 use gradient_model::parse_device;
 use gradient_node::miner_node::{MinerEvent, MinerNode};
+use gradient_node::peer::Synced;
 use gradient_node::validator_node::{ValidatorNode, WindowSummary};
 use gradient_node::{Peer, RunContext, owner};
 use gradient_protocol::RunConfig;
@@ -188,9 +189,12 @@ fn report_miner(
             MinerEvent::Training {
                 window,
                 base,
+                synced,
+                eager,
                 seconds,
             } => serde_json::json!({
                 "event": "training", "window": window, "base_master": base, "seconds": seconds,
+                "synced": format!("{synced:?}").to_lowercase(), "eager": eager,
             }),
             // Too many for a log; the submission carries the totals.
             MinerEvent::Step { .. } => return,
@@ -198,11 +202,14 @@ fn report_miner(
                 window,
                 bytes,
                 report,
+                compress_seconds,
+                upload_seconds,
                 utilisation,
             } => serde_json::json!({
                 "event": "submitted", "window": window, "bytes": bytes, "steps": report.steps,
                 "tokens": report.tokens, "seconds": report.seconds,
                 "first_loss": report.first_loss, "last_loss": report.last_loss,
+                "compress_seconds": compress_seconds, "upload_seconds": upload_seconds,
                 "utilisation": utilisation,
             }),
             MinerEvent::Skipped { window, why } => {
@@ -222,6 +229,8 @@ fn report_miner(
         MinerEvent::Training {
             window,
             base,
+            synced,
+            eager,
             seconds,
         } => {
             if let Some(old) = bar.take() {
@@ -231,7 +240,13 @@ fn report_miner(
                 ProgressStyle::with_template("window {prefix} [{elapsed_precise}] {bar:30} {msg}")
                     .unwrap_or_else(|_| ProgressStyle::default_bar()),
             );
-            b.set_prefix(format!("{window} (from master {base})"));
+            let how = match synced {
+                Synced::Held => "held",
+                Synced::Replayed => "replayed",
+                Synced::Downloaded => "downloaded",
+            };
+            let eager = if *eager { " + own last delta" } else { "" };
+            b.set_prefix(format!("{window} (from master {base}, {how}{eager})"));
             *bar = Some(b);
         }
         MinerEvent::Step {
@@ -254,11 +269,13 @@ fn report_miner(
             window,
             bytes,
             report,
+            compress_seconds,
+            upload_seconds,
             utilisation,
         } => say(
             &bar,
             format!(
-                "window {window}: loss {:.3} -> {:.3} in {} steps ({:.1}s), submitted {} KB; busy {:.0}% of the time",
+                "window {window}: loss {:.3} -> {:.3} in {} steps ({:.1}s), submitted {} KB                  (compressed in {compress_seconds:.1}s, uploaded in {upload_seconds:.1}s); busy {:.0}% of the time",
                 report.first_loss,
                 report.last_loss,
                 report.steps,

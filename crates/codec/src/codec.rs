@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::bits::{pack, packed_len, unpack, width_for};
 use crate::dct;
 use crate::error::{CodecError, malformed};
+use crate::factored::{self, Factors};
 use crate::layout::{Chunk, TensorSpec, chunks};
 use crate::settings::{Settings, Values};
 
@@ -28,9 +29,15 @@ pub struct Codec {
     dct: HashMap<usize, Vec<f32>>,
 }
 
-/// A decoded delta: per tensor, the kept values at their positions (or every value, dense).
+/// A decoded delta: per tensor, the kept values at their positions (or every value, dense), or
+/// a matrix's factors.
 pub struct Delta {
-    tensors: Vec<SparseTensor>,
+    tensors: Vec<Part>,
+}
+
+enum Part {
+    Sparse(SparseTensor),
+    Factors(Factors),
 }
 
 struct SparseTensor {
@@ -117,7 +124,24 @@ impl Codec {
         width_for(self.layouts[t].iter().map(Chunk::len).max().unwrap_or(1))
     }
 
+    /// The factored shape of tensor `t`, if the settings factor it.
+    fn factored(&self, t: usize) -> Option<factored::Shape> {
+        match self.specs[t].shape[..] {
+            [rows, cols] if self.settings.rank > 0 && is_tiled(&self.specs[t].shape) => {
+                Some(factored::Shape::new(rows, cols, self.settings.rank))
+            }
+            _ => None,
+        }
+    }
+
     fn lengths(&self, t: usize) -> Lengths {
+        if let Some(shape) = self.factored(t) {
+            return Lengths {
+                indices: 0,
+                values: shape.values_len(),
+                scales: shape.scales_len(),
+            };
+        }
         let layout = &self.layouts[t];
         let kept: usize = layout.iter().map(|c| self.kept(c)).sum();
         let values = self.settings.values;
@@ -214,6 +238,10 @@ impl Codec {
     }
 
     fn encode_tensor(&self, t: usize, data: &[f32]) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
+        if let Some(shape) = self.factored(t) {
+            let (values, scales) = factored::encode(data, shape);
+            return (Vec::new(), values, scales);
+        }
         let values_mode = self.settings.values;
         if values_mode == Values::Dense {
             return (
@@ -343,7 +371,7 @@ impl Codec {
         Ok(Delta { tensors })
     }
 
-    fn decode_tensor(&self, t: usize, st: &SafeTensors) -> Result<SparseTensor, CodecError> {
+    fn decode_tensor(&self, t: usize, st: &SafeTensors) -> Result<Part, CodecError> {
         let name = &self.specs[t].name;
         let lengths = self.lengths(t);
         let entry = |part: &str, len: usize| -> Result<&[u8], CodecError> {
@@ -363,15 +391,18 @@ impl Codec {
         let idx_bytes = entry("indices", lengths.indices)?;
         let val_bytes = entry("values", lengths.values)?;
         let scale_bytes = entry("scales", lengths.scales)?;
+        if let Some(shape) = self.factored(t) {
+            return factored::decode(name, val_bytes, scale_bytes, shape).map(Part::Factors);
+        }
         let mode = self.settings.values;
         let layout = &self.layouts[t];
         if mode == Values::Dense {
             let values = f32s(val_bytes);
             check_values(name, &values)?;
-            return Ok(SparseTensor {
+            return Ok(Part::Sparse(SparseTensor {
                 indices: Vec::new(),
                 values,
-            });
+            }));
         }
         let kept: usize = layout.iter().map(|c| self.kept(c)).sum();
         let mut indices = Vec::with_capacity(kept);
@@ -431,7 +462,7 @@ impl Codec {
             Values::Dense => unreachable!("handled above"),
         };
         check_values(name, &values)?;
-        Ok(SparseTensor { indices, values })
+        Ok(Part::Sparse(SparseTensor { indices, values }))
     }
 
     /// `out[t] += sum_i weight_i * delta_i[t]` for every tensor, the deltas added in the order
@@ -444,6 +475,24 @@ impl Codec {
             });
         }
         for (t, (spec, buf)) in self.specs.iter().zip(out.iter_mut()).enumerate() {
+            if let Some(shape) = self.factored(t) {
+                let parts: Vec<(&Factors, f32)> = deltas
+                    .iter()
+                    .filter_map(|(d, w)| match &d.tensors[t] {
+                        Part::Factors(f) => Some((f, *w)),
+                        Part::Sparse(_) => None,
+                    })
+                    .collect();
+                factored::add(&parts, shape, buf);
+                continue;
+            }
+            let sparse: Vec<(&SparseTensor, f32)> = deltas
+                .iter()
+                .filter_map(|(d, w)| match &d.tensors[t] {
+                    Part::Sparse(s) => Some((s, *w)),
+                    Part::Factors(_) => None,
+                })
+                .collect();
             let layout = &self.layouts[t];
             // Chunks are ordered tile-row by tile-row; one block is one tile-row (or one chunk).
             let (block_len, per_block) = match spec.shape[..] {
@@ -470,8 +519,7 @@ impl Codec {
                             // Sum the coefficients in delta order, then one inverse DCT: the
                             // transform is linear, and the order of every sum is fixed.
                             let mut coef = vec![0.0f32; c.len()];
-                            for (delta, w) in deltas {
-                                let d = &delta.tensors[t];
+                            for (d, w) in &sparse {
                                 let s = starts[ci];
                                 for (&i, &v) in
                                     d.indices[s..s + self.kept(c)].iter().zip(&d.values[s..])
@@ -491,8 +539,7 @@ impl Codec {
                             }
                             continue;
                         }
-                        for (delta, w) in deltas {
-                            let d = &delta.tensors[t];
+                        for (d, w) in &sparse {
                             if d.indices.is_empty() {
                                 for i in 0..c.len() {
                                     block[c.position(i) - base] += w * d.values[c.position(i)];

@@ -4,7 +4,8 @@
 //! tensor into chunks (64x64 tiles for matrices, runs of 4096 for vectors), keeps the `top_k`
 //! largest magnitudes of each chunk with bit-packed local indices, and stores their values
 //! quantized (2/4/8 bits with per-chunk scales) or as f16/bf16/f32, optionally after an
-//! orthonormal DCT-II of each tile. The wire format is a
+//! orthonormal DCT-II of each tile; or, with `rank`, it sends every matrix as low-rank factors
+//! ([`LowRank`], 8-bit codes per factor column). The wire format is a
 //! safetensors container with JSON metadata. [`Codec::decode`] checks everything before use;
 //! [`Codec::apply`] adds weighted deltas into dense buffers, bit-identically on every run.
 //! [`ErrorFeedback`] keeps what compression dropped and sends it later.
@@ -27,12 +28,15 @@ mod bits;
 mod codec;
 mod dct;
 mod error;
+mod factored;
 mod feedback;
 mod layout;
+mod lowrank;
 mod settings;
 
 pub use codec::{Codec, Delta, MAX_MAGNITUDE};
 pub use error::CodecError;
 pub use feedback::ErrorFeedback;
 pub use layout::TensorSpec;
+pub use lowrank::LowRank;
 pub use settings::{Settings, Values};

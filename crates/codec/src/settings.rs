@@ -51,6 +51,14 @@ pub struct Settings {
     /// (matrices only; vectors are sent as they are).
     #[serde(default)]
     pub dct: bool,
+    /// Send every matrix as rank-`rank` factors with 8-bit codes instead of its largest values
+    /// (vectors still by `top_k` and `values`); 0 is off.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub rank: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl Default for Settings {
@@ -62,6 +70,7 @@ impl Default for Settings {
             top_k: 32,
             values: Values::Q2,
             dct: false,
+            rank: 0,
         }
     }
 }
@@ -80,6 +89,15 @@ impl Settings {
         }
         if self.dct && self.values == Values::Dense {
             return bad("dct needs a sparse setting; dense sends every value as it is".to_string());
+        }
+        if self.rank > 0 && (self.dct || self.values == Values::Dense) {
+            return bad(format!(
+                "rank {} factors every matrix; it cannot go with dct or dense values",
+                self.rank
+            ));
+        }
+        if self.rank > 256 {
+            return bad(format!("rank {} must be at most 256", self.rank));
         }
         Ok(())
     }

@@ -307,3 +307,136 @@ fn dct_round_trips_and_captures_smooth_structure() {
         .is_err()
     );
 }
+
+fn factored(rank: usize) -> Settings {
+    Settings {
+        rank,
+        ..Settings::default()
+    }
+}
+
+/// A 130 x 70 matrix of rank two plus a little noise, the shape of an early window's delta.
+fn low_rank_matrix() -> Vec<f32> {
+    let noise = &data(9)[0];
+    (0..130 * 70)
+        .map(|i| {
+            let (r, c) = ((i / 70) as f32, (i % 70) as f32);
+            1e-3 * ((r * 0.05).sin() * (c * 0.08).cos() + 0.5 * (r * 0.3).cos()) + 1e-3 * noise[i]
+        })
+        .collect()
+}
+
+#[test]
+fn factored_matrices_carry_a_low_rank_delta_in_few_bytes() {
+    let mut d = data(2);
+    d[0] = low_rank_matrix();
+    let codec = Codec::new(factored(2), specs()).unwrap();
+    let bytes = codec.encode(&views(&d)).unwrap();
+    let back = decoded(&codec, &bytes);
+    let matrix_error = rel_error(&d[..1], &back[..1]);
+    assert!(matrix_error < 0.02, "rank-2 error {matrix_error}");
+    // Top-k at the same density keeps far less of it.
+    let sparse = Codec::new(Settings::default(), specs()).unwrap();
+    let sparse_back = decoded(&sparse, &sparse.encode(&views(&d)).unwrap());
+    assert!(rel_error(&d[..1], &sparse_back[..1]) > 0.5);
+    // The matrix takes (130 + 70) x 2 one-byte codes and 4 scales; vectors stay sparse.
+    assert!(bytes.len() < 3_000, "{} bytes", bytes.len());
+    // Vectors go through top-k as before.
+    assert_eq!(
+        back[2].iter().filter(|v| **v != 0.0).count(),
+        sparse_back[2].iter().filter(|v| **v != 0.0).count()
+    );
+}
+
+#[test]
+fn factored_apply_is_bit_identical_across_thread_counts_and_adds_in_order() {
+    let mut d = data(3);
+    d[0] = low_rank_matrix();
+    let codec = Codec::new(factored(3), specs()).unwrap();
+    let delta = codec.decode(&codec.encode(&views(&d)).unwrap()).unwrap();
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        let mut out: Vec<Vec<f32>> = codec.specs().iter().map(|s| vec![0.5; s.numel()]).collect();
+        pool.install(|| {
+            codec
+                .apply(&[(&delta, 0.3), (&delta, 0.7)], &mut out)
+                .unwrap()
+        });
+        out[0].iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+    };
+    assert_eq!(run(1), run(2));
+    // 0.3 + 0.7 of the same delta is the delta, to rounding.
+    let once = decoded(&codec, &codec.encode(&views(&d)).unwrap());
+    let twice = run(2);
+    for (a, b) in once[0].iter().zip(&twice) {
+        assert!((a + 0.5 - f32::from_bits(*b)).abs() < 1e-6);
+    }
+}
+
+#[test]
+fn hostile_factors_are_refused_with_the_reason() {
+    let d = data(4);
+    let codec = Codec::new(factored(2), specs()).unwrap();
+    let good = codec.encode(&views(&d)).unwrap();
+    assert!(codec.decode(&good).is_ok());
+    // The embed matrix's codes and scales sit in the container; find them by their bytes.
+    let header = u64::from_le_bytes(good[..8].try_into().unwrap()) as usize;
+    let json: serde_json::Value = serde_json::from_slice(&good[8..8 + header]).unwrap();
+    let offsets = |key: &str| {
+        let o = &json[key]["data_offsets"];
+        (
+            8 + header + o[0].as_u64().unwrap() as usize,
+            8 + header + o[1].as_u64().unwrap() as usize,
+        )
+    };
+    let (v0, _) = offsets("embed/values");
+    let mut bad_code = good.clone();
+    bad_code[v0] = 0x80;
+    let err = codec.decode(&bad_code).err().unwrap().to_string();
+    assert!(err.contains("-128"), "{err}");
+    let (s0, _) = offsets("embed/scales");
+    for bad in [f32::NAN, -1.0, 1e7] {
+        let mut bad_scale = good.clone();
+        bad_scale[s0..s0 + 4].copy_from_slice(&bad.to_le_bytes());
+        let err = codec.decode(&bad_scale).err().unwrap().to_string();
+        assert!(err.contains("factor scale"), "{bad}: {err}");
+    }
+    // A factored payload is not a sparse one and the other way round: the settings differ.
+    let sparse = Codec::new(Settings::default(), specs()).unwrap();
+    assert!(sparse.decode(&good).is_err());
+    assert!(codec.decode(&sparse.encode(&views(&d)).unwrap()).is_err());
+    // Rank with DCT or dense values is no setting.
+    for settings in [
+        Settings {
+            dct: true,
+            ..factored(2)
+        },
+        Settings {
+            values: Values::Dense,
+            ..factored(2)
+        },
+    ] {
+        assert!(settings.validate().is_err());
+    }
+}
+
+#[test]
+fn error_feedback_with_factors_sends_the_rest_later() {
+    let mut d = data(5);
+    d[0] = low_rank_matrix();
+    let codec = Codec::new(factored(1), specs()).unwrap();
+    let mut feedback = ErrorFeedback::new(&codec, 1.0);
+    let first = decoded(&codec, &feedback.compress(&codec, &views(&d)).unwrap());
+    let zeros: Vec<Vec<f32>> = d.iter().map(|t| vec![0.0; t.len()]).collect();
+    let second = decoded(&codec, &feedback.compress(&codec, &views(&zeros)).unwrap());
+    let both: Vec<Vec<f32>> = first
+        .iter()
+        .zip(&second)
+        .map(|(a, b)| a.iter().zip(b).map(|(x, y)| x + y).collect())
+        .collect();
+    // Rank one then rank one of the rest is closer than rank one alone.
+    assert!(rel_error(&d[..1], &both[..1]) < 0.8 * rel_error(&d[..1], &first[..1]));
+}

@@ -39,7 +39,7 @@ pub fn bible_dataset(cache: &Path, progress: &(dyn Fn(u64) + Sync)) -> Result<Pa
     }
     // Prepared beside the final place and renamed into it, so a crash or a concurrent process
     // never leaves a half-written dataset where readers look.
-    let tmp = dir.with_extension(format!("tmp{}", std::process::id()));
+    let tmp = crate::shard::temporary(&dir);
     let _ = std::fs::remove_dir_all(&tmp);
     prepare(
         bible_documents(),

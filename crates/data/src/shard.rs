@@ -386,8 +386,16 @@ fn read_bounded(path: &Path, max: u64) -> Result<Vec<u8>, DataError> {
     Ok(bytes)
 }
 
+/// A temporary name beside `path`, unique to this process and this call: threads of one process
+/// preparing the same thing at once must not write into each other's files.
+pub(crate) fn temporary(path: &Path) -> std::path::PathBuf {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    path.with_extension(format!("tmp{}-{n}", std::process::id()))
+}
+
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), DataError> {
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    let tmp = temporary(path);
     let result = (|| {
         let mut f = File::create(&tmp)?;
         f.write_all(bytes)?;

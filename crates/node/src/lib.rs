@@ -16,6 +16,7 @@ pub mod network;
 pub mod owner;
 pub mod peer;
 pub mod quality;
+pub mod replay;
 pub mod validator;
 pub mod validator_node;
 

@@ -133,6 +133,29 @@ pub fn train_window_from(
     })
 }
 
+/// When a miner stops training a window, in the chain's milliseconds: at the window's end, or
+/// earlier where compressing and uploading (`finish_ms`, as last measured; counted twice, for a
+/// machine that got busier) and one block of slack would not end before the deadline block.
+pub fn training_stop_ms(end_ms: u64, deadline_ms: u64, finish_ms: u64, block_ms: u64) -> u64 {
+    end_ms.min(deadline_ms.saturating_sub(2 * finish_ms + block_ms))
+}
+
+/// Where a miner starts a window when its base master is one window old: the base plus its own
+/// delta of the previous window, which the master being made meanwhile will mostly contain.
+/// Training from there instead of from the base takes most of the staleness out of the next
+/// delta, which validators apply to that newer master; the delta stays relative to this start.
+pub fn eager_start(base: &Master, previous: &[Vec<f32>]) -> Master {
+    Master {
+        params: base
+            .params
+            .iter()
+            .zip(previous)
+            .map(|(p, d)| p.iter().zip(d).map(|(x, y)| x + y).collect())
+            .collect(),
+        momentum: Vec::new(),
+    }
+}
+
 /// Compresses a delta with error feedback: what is not sent now is carried to later windows.
 pub fn compress(
     ctx: &RunContext,
@@ -164,4 +187,20 @@ pub async fn submit(
             true,
         )
         .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::training_stop_ms;
+
+    #[test]
+    fn training_leaves_time_to_finish_before_the_deadline() {
+        // Window ends at 24 s, deadline 28 s, 1 s blocks.
+        assert_eq!(training_stop_ms(24_000, 28_000, 500, 1_000), 24_000);
+        assert_eq!(training_stop_ms(24_000, 28_000, 1_500, 1_000), 24_000);
+        // Compressing took 3 s last time: stop at 28 - 6 - 1 = 21 s.
+        assert_eq!(training_stop_ms(24_000, 28_000, 3_000, 1_000), 21_000);
+        // Never before time zero.
+        assert_eq!(training_stop_ms(24_000, 28_000, 60_000, 1_000), 0);
+    }
 }

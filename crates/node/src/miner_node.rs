@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::NodeError;
 use crate::miner::{self, FEEDBACK_BETA, TrainReport};
 use crate::network::Buckets;
-use crate::peer::Peer;
+use crate::peer::{Held, Peer, Synced};
 use gradient_store::StoreError;
 
 /// How a miner behaves. Everything but `Honest` is a hostile miner for devnets and tests, one
@@ -71,6 +71,10 @@ pub enum MinerEvent {
     Training {
         window: u64,
         base: u64,
+        /// How the miner came by the base master.
+        synced: Synced,
+        /// Whether it starts from the base plus its previous window's delta.
+        eager: bool,
         /// Seconds until the window ends, when training stops.
         seconds: f64,
     },
@@ -84,6 +88,9 @@ pub enum MinerEvent {
         window: u64,
         bytes: usize,
         report: TrainReport,
+        /// Seconds compressing took, and uploading.
+        compress_seconds: f64,
+        upload_seconds: f64,
         /// Seconds spent training over seconds since training first started.
         utilisation: f64,
     },
@@ -96,14 +103,29 @@ pub enum MinerEvent {
 /// Where progress goes; called from the training thread too.
 pub type OnEvent = std::sync::Arc<dyn Fn(MinerEvent) + Send + Sync>;
 
-/// A trained window, waiting to be compressed and uploaded.
+/// A trained and compressed window, waiting to be uploaded.
 struct Trained {
     window: u64,
     base_hash: [u8; 32],
-    delta: Vec<Vec<f32>>,
+    payload: Vec<u8>,
+    /// The error-feedback residual after this window's compression, serialised; saved once the
+    /// submission is up, so a restart resumes from the last window actually submitted.
+    residual: Vec<u8>,
     report: TrainReport,
+    compress_seconds: f64,
     /// Of the miner since it first started training, up to the end of this window's.
     utilisation: f64,
+}
+
+/// What the training thread hands back: the compressed window with its residual, the feedback
+/// it updated, and the uncompressed delta for the next window's eager start.
+struct Done {
+    delta: Vec<Vec<f32>>,
+    report: TrainReport,
+    payload: Vec<u8>,
+    residual: Vec<u8>,
+    feedback: ErrorFeedback,
+    compress: Duration,
 }
 
 pub struct MinerNode {
@@ -114,6 +136,25 @@ pub struct MinerNode {
 #[derive(Default, Serialize, Deserialize)]
 struct MinerState {
     last_submitted: Option<u64>,
+}
+
+/// What the loop carries from window to window.
+struct Progress {
+    state: MinerState,
+    /// `None` while a training thread holds it.
+    feedback: Option<ErrorFeedback>,
+    pending: Option<Trained>,
+    /// The master last followed, to replay the next one from.
+    held: Option<Held>,
+    /// The last window trained and its delta, for the next window's eager start. Not saved:
+    /// after a restart the miner starts once from the base master alone.
+    previous: Option<(u64, Vec<Vec<f32>>)>,
+    /// How long compressing and uploading took last time: training stops early enough for
+    /// both (twice over) before the deadline.
+    compress: Duration,
+    upload: Duration,
+    busy: f64,
+    first_start: Option<std::time::Instant>,
 }
 
 impl MinerNode {
@@ -143,167 +184,235 @@ impl MinerNode {
         Ok((state, feedback))
     }
 
-    fn save_state(&self, state: &MinerState, feedback: &ErrorFeedback) -> Result<(), NodeError> {
+    /// Saves the state, and the residual that goes with it when there is a new one; the
+    /// residual first, so a crash between the two retrains a window rather than lose one.
+    fn save_state(&self, state: &MinerState, residual: Option<&[u8]>) -> Result<(), NodeError> {
         std::fs::create_dir_all(&self.peer.state_dir)
             .map_err(|e| NodeError::Invalid(format!("{}: {e}", self.peer.state_dir.display())))?;
-        let tensors: Vec<(String, &[usize], &[f32])> = self
-            .peer
-            .ctx
-            .specs
-            .iter()
-            .zip(feedback.residual())
-            .map(|(s, r): (&ParamSpec, &Vec<f32>)| {
-                (s.name.clone(), s.shape.as_slice(), r.as_slice())
-            })
-            .collect();
-        let bytes = tensors_to_bytes(&self.feedback_path(), &tensors)?;
-        write_atomic(&self.feedback_path(), &bytes)?;
+        if let Some(bytes) = residual {
+            write_atomic(&self.feedback_path(), bytes)?;
+        }
         let json = serde_json::to_vec(state).expect("state serialises");
         write_atomic(&self.state_path(), &json)?;
         Ok(())
     }
 
     /// Registers and commits the bucket if needed, then mines window after window: training
-    /// fills each window to its last block, and the upload of one window overlaps the training
-    /// of the next, so compute does not wait on the network.
+    /// fills each window up to the point where compressing and uploading still end before the
+    /// deadline, and the upload of one window overlaps the training of the next, so compute
+    /// does not wait on the network.
     pub async fn run(&self, on_event: OnEvent) -> Result<(), NodeError> {
-        let chain = self.peer.chain.clone();
         let uid = self.peer.join()?;
         on_event(MinerEvent::Registered { uid });
-        let (mut state, mut feedback) = self.load_state()?;
+        let (state, feedback) = self.load_state()?;
+        let mut progress = Progress {
+            state,
+            compress: calibrate(&self.peer.ctx)?,
+            upload: Duration::ZERO,
+            feedback: Some(feedback),
+            pending: None,
+            held: None,
+            previous: None,
+            busy: 0.0,
+            first_start: None,
+        };
         let buckets = Buckets::default();
-        let windows = self.peer.ctx.windows;
-        let block_ms = chain.params()?.block_time_ms;
-        let mut pending: Option<Trained> = None;
-        let mut busy = 0.0f64;
-        let mut first_start: Option<std::time::Instant> = None;
-        loop {
-            let head = chain.head()?;
-            let finished = |w: u64| self.peer.last_window.is_some_and(|last| w > last);
-            let current = windows.window_at(head.block);
-            // The window to train next: the current one, unless it is done.
-            let next = current.filter(|&w| state.last_submitted.is_none_or(|done| done < w));
-            let next = next.filter(|&w| pending.as_ref().is_none_or(|p| p.window < w));
-            if next.is_none_or(finished) {
-                if let Some(trained) = pending.take() {
-                    self.upload(trained, &mut feedback, &mut state, &on_event)
-                        .await?;
-                    continue;
-                }
-                if current.is_some_and(finished)
-                    || state.last_submitted.is_some_and(|done| finished(done + 1))
-                {
-                    return Ok(());
-                }
-                tokio::time::sleep(Duration::from_millis(200)).await;
-                continue;
-            }
-            let window = next.expect("checked above");
-            let base_index = match self.behaviour {
-                // One master behind, where there is one to be behind on.
-                Behaviour::Stale if windows.base_master(window) == 0 => {
-                    on_event(MinerEvent::Skipped {
-                        window,
-                        why: "no older master to be stale on".into(),
-                    });
-                    state.last_submitted = Some(window);
-                    continue;
-                }
-                Behaviour::Stale => windows.base_master(window) - 1,
-                _ => windows.base_master(window),
-            };
-            let graph = chain.metagraph()?;
-            let Some(base) = self.peer.master(&buckets, &graph, base_index).await? else {
-                // Waiting on the master must not make the last window's upload late.
-                if let Some(trained) = pending.take() {
-                    self.upload(trained, &mut feedback, &mut state, &on_event)
-                        .await?;
-                    continue;
-                }
-                if head.block + 1 >= windows.end(window) {
-                    on_event(MinerEvent::Skipped {
-                        window,
-                        why: format!("master {base_index} was not published in time"),
-                    });
-                    state.last_submitted = Some(window);
-                }
-                tokio::time::sleep(Duration::from_millis(250)).await;
-                continue;
-            };
-            if self.behaviour != Behaviour::Honest && self.behaviour != Behaviour::Stale {
-                // Hostile miners do no work: that is the point of them.
-                self.misbehave(&buckets, window, base.hash).await?;
-                state.last_submitted = Some(window);
-                self.save_state(&state, &feedback)?;
-                continue;
-            }
-            // Train until the window's last block is over, by the chain's block time.
-            let head = chain.head()?;
-            let end_ms = head.timestamp_ms + (windows.end(window) - head.block) * block_ms;
-            let left_ms = end_ms.saturating_sub(SystemClock.now_ms());
-            let stop_at = std::time::Instant::now() + Duration::from_millis(left_ms);
-            on_event(MinerEvent::Training {
-                window,
-                base: base_index,
-                seconds: left_ms as f64 / 1000.0,
-            });
-            first_start.get_or_insert_with(std::time::Instant::now);
-            let pages = miner::pages_for(&self.peer.ctx, window, &self.peer.key.account())?;
-            let ctx = self.peer.ctx.clone();
-            let progress = on_event.clone();
-            let master = base.master;
-            let training = tokio::task::spawn_blocking(move || {
-                miner::train_window(&ctx, &master, &pages, &|report| {
-                    let now = std::time::Instant::now();
-                    progress(MinerEvent::Step {
-                        window,
-                        report: report.clone(),
-                        seconds_left: stop_at.saturating_duration_since(now).as_secs_f64(),
-                    });
-                    now >= stop_at
-                })
-            });
-            if let Some(trained) = pending.take() {
-                self.upload(trained, &mut feedback, &mut state, &on_event)
-                    .await?;
-            }
-            let (delta, report) = training
-                .await
-                .map_err(|e| NodeError::Invalid(format!("training thread: {e}")))??;
-            busy += report.seconds;
-            let wall = first_start.map_or(0.0, |t| t.elapsed().as_secs_f64());
-            pending = Some(Trained {
-                window,
-                base_hash: base.hash,
-                delta,
-                report,
-                utilisation: if wall > 0.0 {
-                    (busy / wall).min(1.0)
-                } else {
-                    0.0
-                },
-            });
-        }
+        while self.step(&mut progress, &buckets, &on_event).await? {}
+        Ok(())
     }
 
-    /// Compresses a trained window with error feedback and publishes it before its deadline.
+    /// One turn of the loop: upload what is pending, or train the next window, or wait.
+    /// Returns false when the last window is done.
+    async fn step(
+        &self,
+        p: &mut Progress,
+        buckets: &Buckets,
+        on_event: &OnEvent,
+    ) -> Result<bool, NodeError> {
+        let windows = self.peer.ctx.windows;
+        let head = self.peer.chain.head()?;
+        let finished = |w: u64| self.peer.last_window.is_some_and(|last| w > last);
+        let current = windows.window_at(head.block);
+        // The window to train next: the current one, unless it is done.
+        let next = current.filter(|&w| p.state.last_submitted.is_none_or(|done| done < w));
+        let next = next.filter(|&w| p.pending.as_ref().is_none_or(|t| t.window < w));
+        let Some(window) = next.filter(|&w| !finished(w)) else {
+            if let Some(trained) = p.pending.take() {
+                self.upload(trained, p, on_event).await?;
+                return Ok(true);
+            }
+            if current.is_some_and(finished)
+                || p.state
+                    .last_submitted
+                    .is_some_and(|done| finished(done + 1))
+            {
+                return Ok(false);
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            return Ok(true);
+        };
+        let base_index = match self.behaviour {
+            // One master behind, where there is one to be behind on.
+            Behaviour::Stale if windows.base_master(window) == 0 => {
+                on_event(MinerEvent::Skipped {
+                    window,
+                    why: "no older master to be stale on".into(),
+                });
+                p.state.last_submitted = Some(window);
+                return Ok(true);
+            }
+            Behaviour::Stale => windows.base_master(window) - 1,
+            _ => windows.base_master(window),
+        };
+        let graph = self.peer.chain.metagraph()?;
+        let held = p.held.as_ref();
+        let Some((base, synced)) = self.peer.follow(buckets, &graph, base_index, held).await?
+        else {
+            // Waiting on the master must not make the last window's upload late.
+            if let Some(trained) = p.pending.take() {
+                self.upload(trained, p, on_event).await?;
+                return Ok(true);
+            }
+            if head.block + 1 >= windows.end(window) {
+                on_event(MinerEvent::Skipped {
+                    window,
+                    why: format!("master {base_index} was not published in time"),
+                });
+                p.state.last_submitted = Some(window);
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            return Ok(true);
+        };
+        if synced != Synced::Held {
+            p.held = Some(Held {
+                index: base_index,
+                fetched: base.clone(),
+            });
+        }
+        if self.behaviour != Behaviour::Honest && self.behaviour != Behaviour::Stale {
+            // Hostile miners do no work: that is the point of them.
+            self.misbehave(buckets, window, base.hash).await?;
+            p.state.last_submitted = Some(window);
+            self.save_state(&p.state, None)?;
+            return Ok(true);
+        }
+        self.train(p, window, (base_index, synced), base, on_event)
+            .await?;
+        Ok(true)
+    }
+
+    /// Trains `window` from its base (eagerly moved by the previous window's delta) until
+    /// compressing and uploading must start, compresses in the same thread, and meanwhile
+    /// uploads the previous window.
+    async fn train(
+        &self,
+        p: &mut Progress,
+        window: u64,
+        (base_index, synced): (u64, Synced),
+        base: crate::network::Fetched,
+        on_event: &OnEvent,
+    ) -> Result<(), NodeError> {
+        let ctx = self.peer.ctx.clone();
+        let head = self.peer.chain.head()?;
+        let block_ms = self.peer.chain.params()?.block_time_ms;
+        let at = |block: u64| head.timestamp_ms + block.saturating_sub(head.block) * block_ms;
+        let stop_ms = miner::training_stop_ms(
+            at(ctx.windows.end(window)),
+            at(ctx.windows.deadline(window)),
+            (p.compress + p.upload).as_millis() as u64,
+            block_ms,
+        );
+        let left_ms = stop_ms.saturating_sub(SystemClock.now_ms());
+        let stop_at = std::time::Instant::now() + Duration::from_millis(left_ms);
+        let previous = p
+            .previous
+            .take()
+            .filter(|(done, _)| done + 1 == window && self.behaviour == Behaviour::Honest);
+        on_event(MinerEvent::Training {
+            window,
+            base: base_index,
+            synced,
+            eager: previous.is_some(),
+            seconds: left_ms as f64 / 1000.0,
+        });
+        p.first_start.get_or_insert_with(std::time::Instant::now);
+        let pages = miner::pages_for(&ctx, window, &self.peer.key.account())?;
+        let master = match previous {
+            Some((_, delta)) => miner::eager_start(&base.master, &delta),
+            None => base.master,
+        };
+        let mut feedback = p.feedback.take().expect("the loop holds the feedback");
+        let progress = on_event.clone();
+        let path = self.feedback_path();
+        let training = tokio::task::spawn_blocking(move || -> Result<_, NodeError> {
+            let (delta, report) = miner::train_window(&ctx, &master, &pages, &|report| {
+                let now = std::time::Instant::now();
+                progress(MinerEvent::Step {
+                    window,
+                    report: report.clone(),
+                    seconds_left: stop_at.saturating_duration_since(now).as_secs_f64(),
+                });
+                now >= stop_at
+            })?;
+            let started = std::time::Instant::now();
+            let payload = miner::compress(&ctx, &mut feedback, &delta)?;
+            let residual = residual_bytes(&ctx, &path, &feedback)?;
+            let compress = started.elapsed();
+            Ok(Done {
+                delta,
+                report,
+                payload,
+                residual,
+                feedback,
+                compress,
+            })
+        });
+        if let Some(trained) = p.pending.take() {
+            self.upload(trained, p, on_event).await?;
+        }
+        let done = training
+            .await
+            .map_err(|e| NodeError::Invalid(format!("training thread: {e}")))??;
+        let report = done.report;
+        p.feedback = Some(done.feedback);
+        p.busy += report.seconds;
+        let wall = p.first_start.map_or(0.0, |t| t.elapsed().as_secs_f64());
+        p.pending = Some(Trained {
+            window,
+            base_hash: base.hash,
+            payload: done.payload,
+            residual: done.residual,
+            report,
+            compress_seconds: done.compress.as_secs_f64(),
+            utilisation: if wall > 0.0 {
+                (p.busy / wall).min(1.0)
+            } else {
+                0.0
+            },
+        });
+        p.previous = Some((window, done.delta));
+        p.compress = done.compress;
+        Ok(())
+    }
+
+    /// Publishes a compressed window before its deadline, then saves the state that goes with
+    /// it.
     async fn upload(
         &self,
         trained: Trained,
-        feedback: &mut ErrorFeedback,
-        state: &mut MinerState,
+        p: &mut Progress,
         on_event: &OnEvent,
     ) -> Result<(), NodeError> {
         let Trained {
             window,
             base_hash,
-            delta,
+            payload,
+            residual,
             report,
+            compress_seconds,
             utilisation,
         } = trained;
         let ctx = &self.peer.ctx;
-        let payload = tokio::task::block_in_place(|| miner::compress(ctx, feedback, &delta))?;
-        drop(delta);
         let deadline = ctx.windows.deadline(window);
         let now = self.peer.chain.head()?.block;
         if now >= deadline {
@@ -313,6 +422,7 @@ impl MinerNode {
             });
         } else {
             let bytes = payload.len();
+            let started = std::time::Instant::now();
             match miner::submit(
                 &self.peer.store,
                 ctx,
@@ -327,15 +437,18 @@ impl MinerNode {
                 Ok(_) | Err(NodeError::Store(StoreError::AlreadyExists { .. })) => {}
                 Err(e) => return Err(e),
             }
+            p.upload = started.elapsed();
             on_event(MinerEvent::Submitted {
                 window,
                 bytes,
                 report,
+                compress_seconds,
+                upload_seconds: p.upload.as_secs_f64(),
                 utilisation,
             });
         }
-        state.last_submitted = Some(window);
-        self.save_state(state, feedback)
+        p.state.last_submitted = Some(window);
+        self.save_state(&p.state, Some(&residual))
     }
 
     /// What a hostile miner submits instead of its work.
@@ -466,4 +579,32 @@ impl MinerNode {
         }
         Ok(None)
     }
+}
+
+/// The residual as the safetensors file the miner saves.
+fn residual_bytes(
+    ctx: &crate::context::RunContext,
+    path: &std::path::Path,
+    feedback: &ErrorFeedback,
+) -> Result<Vec<u8>, NodeError> {
+    let tensors: Vec<(String, &[usize], &[f32])> = ctx
+        .specs
+        .iter()
+        .zip(feedback.residual())
+        .map(|(s, r): (&ParamSpec, &Vec<f32>)| (s.name.clone(), s.shape.as_slice(), r.as_slice()))
+        .collect();
+    Ok(tensors_to_bytes(path, &tensors)?)
+}
+
+/// How long compressing a window takes on this machine now, from one compression of a zero
+/// delta: the first window's estimate, before one has been measured.
+fn calibrate(ctx: &crate::context::RunContext) -> Result<Duration, NodeError> {
+    let zeros: Vec<Vec<f32>> = ctx.specs.iter().map(|s| vec![0.0; s.numel()]).collect();
+    let started = std::time::Instant::now();
+    miner::compress(
+        ctx,
+        &mut ErrorFeedback::new(&ctx.codec, FEEDBACK_BETA),
+        &zeros,
+    )?;
+    Ok(started.elapsed())
 }

@@ -64,6 +64,7 @@ pub fn publisher(graph: &Metagraph) -> Option<AccountId> {
 }
 
 /// A verified master and the hash submissions name it by.
+#[derive(Clone)]
 pub struct Fetched {
     pub master: Master,
     pub hash: [u8; 32],

@@ -9,11 +9,10 @@
 //! rest (codec, aggregation, inner optimizer), exactly as a network would.
 
 use gradient_chain::{AccountId, Keypair};
-use gradient_codec::{Delta, ErrorFeedback};
+use gradient_codec::{Delta, ErrorFeedback, LowRank};
 use gradient_data::Split;
 use gradient_data::pages::evaluation_pages;
 use gradient_model::{AdamState, Batch, Model, TrainConfig, Trainer};
-use gradient_protocol::aggregate::top_k;
 use gradient_protocol::scoring::{cut_below_best, score};
 use serde::Serialize;
 
@@ -33,12 +32,22 @@ pub struct QualitySetup {
     /// The protocol's pipelining: window `w` trains from master `w-1`. Off, it trains from
     /// master `w` (as if miners waited for the validator).
     pub stale: bool,
+    /// With `stale`: each miner starts from the base master plus its own previous window's
+    /// uncompressed delta, its best guess at the master that is still being made.
+    pub eager: bool,
+    /// The eager start adds the delta as sent (compressed) rather than as trained.
+    pub eager_sent: bool,
     /// Miners keep their AdamW moments and schedule position across windows.
     pub keep_optimizer: bool,
     /// Error feedback's decay of what was not sent.
     pub feedback_beta: f32,
+    /// Also measure master `w` plus the mean delta with every matrix cut to this rank (vectors
+    /// kept whole): how much of a window's work a low-rank codec could carry.
+    pub probe_rank: Option<usize>,
     /// Validation pages both models are evaluated on.
     pub report_pages: usize,
+    /// Measure the loss after each stage (uncompressed, sent, ...), not only the masters'.
+    pub stages: bool,
     /// Also train the one-machine baseline (off for ablation rows that share one).
     pub baseline: bool,
 }
@@ -54,6 +63,8 @@ pub struct WindowQuality {
     /// The same with only the token embedding's delta, and with all but it.
     pub plus_dense_embedding: f64,
     pub plus_dense_blocks: f64,
+    /// With [`QualitySetup::probe_rank`]: the mean delta at that rank (NaN without).
+    pub plus_low_rank: f64,
     /// Master `w` plus the mean of what the miners sent (after compression and feedback).
     pub plus_sent: f64,
     /// The next master, as the protocol makes it.
@@ -61,6 +72,8 @@ pub struct WindowQuality {
     pub scored: usize,
     pub aggregated: usize,
     pub rejected: Vec<String>,
+    /// Per miner: (gain on its own pages, gain on the evaluation pages) of its sent delta.
+    pub gains: Vec<(f64, f64)>,
     /// Mean inner training loss of the miners at the window's last step.
     pub inner_loss: f64,
 }
@@ -84,6 +97,8 @@ struct SimMiner {
     hotkey: AccountId,
     feedback: ErrorFeedback,
     optimizer: Option<AdamState>,
+    /// Its previous window's delta, uncompressed, for an eager start.
+    previous: Option<Vec<Vec<f32>>>,
 }
 
 /// Mean loss on the report pages.
@@ -127,6 +142,23 @@ fn only(deltas: &[Vec<Vec<f32>>], keep: impl Fn(usize) -> bool) -> Vec<Vec<Vec<f
         .collect()
 }
 
+/// `base` plus (`after` - `base`) with every matrix cut to `rank`.
+fn low_rank(ctx: &RunContext, after: &[Vec<f32>], base: &[Vec<f32>], rank: usize) -> Vec<Vec<f32>> {
+    after
+        .iter()
+        .zip(base)
+        .zip(&ctx.specs)
+        .map(|((a, b), spec)| {
+            let delta: Vec<f32> = a.iter().zip(b).map(|(x, y)| x - y).collect();
+            let delta = match spec.shape.as_slice() {
+                &[rows, cols] => LowRank::factor(&delta, rows, cols, rank, 3).expand(),
+                _ => delta,
+            };
+            b.iter().zip(&delta).map(|(x, d)| x + d).collect()
+        })
+        .collect()
+}
+
 /// Runs the network and the one-machine baseline; `progress` hears about each window.
 pub fn run(
     ctx: &RunContext,
@@ -146,6 +178,7 @@ pub fn run(
             hotkey: Keypair::dev(&format!("devnet miner-{}", i + 1)).account(),
             feedback: ErrorFeedback::new(&ctx.codec, setup.feedback_beta),
             optimizer: None,
+            previous: None,
         })
         .collect();
     let mut masters = vec![genesis];
@@ -171,7 +204,13 @@ pub fn run(
             } else {
                 None
             };
-            let trained = train_window_from(ctx, &base, &pages, optimizer, &|_| false)?;
+            let start = match miner.previous.take() {
+                Some(previous) if setup.stale && setup.eager => {
+                    crate::miner::eager_start(&base, &previous)
+                }
+                _ => base.clone(),
+            };
+            let trained = train_window_from(ctx, &start, &pages, optimizer, &|_| false)?;
             network_tokens += trained.report.tokens;
             inner_loss += trained.report.last_loss / setup.miners as f64;
             miner.optimizer = Some(trained.optimizer);
@@ -179,38 +218,35 @@ pub fn run(
             let payload = miner.feedback.compress(&ctx.codec, &views)?;
             bytes += payload.len();
             submissions += 1;
-            sent.push(ctx.codec.decode(&payload)?);
+            let decoded = ctx.codec.decode(&payload)?;
+            miner.previous = Some(if setup.eager_sent {
+                ctx.dense(&decoded)?
+            } else {
+                trained.delta.clone()
+            });
+            sent.push(decoded);
             dense_deltas.push(trained.delta);
         }
         let seed = *blake3::hash(&w.to_le_bytes()).as_bytes();
-        let (next, judged) = judge_and_aggregate(ctx, &base, &latest, w, seed, &miners, &sent)?;
-        let sent_dense: Vec<Vec<Vec<f32>>> = sent
-            .iter()
-            .map(|d| ctx.dense(d))
-            .collect::<Result<_, _>>()?;
+        let (next, judged) = judge_and_aggregate(ctx, &latest, w, seed, &miners, &sent)?;
+        let stages = if setup.stages {
+            stage_losses(ctx, setup, &latest, &dense_deltas, &sent, &report_pages)?
+        } else {
+            Stages::default()
+        };
         let quality = WindowQuality {
             window: w,
             latest: loss_on(ctx, &latest.params, &report_pages)?,
-            plus_dense: loss_on(
-                ctx,
-                &plus_mean(&latest.params, &dense_deltas),
-                &report_pages,
-            )?,
-            plus_dense_embedding: loss_on(
-                ctx,
-                &plus_mean(&latest.params, &only(&dense_deltas, |t| t == 0)),
-                &report_pages,
-            )?,
-            plus_dense_blocks: loss_on(
-                ctx,
-                &plus_mean(&latest.params, &only(&dense_deltas, |t| t != 0)),
-                &report_pages,
-            )?,
-            plus_sent: loss_on(ctx, &plus_mean(&latest.params, &sent_dense), &report_pages)?,
+            plus_dense: stages.plus_dense,
+            plus_dense_embedding: stages.plus_dense_embedding,
+            plus_dense_blocks: stages.plus_dense_blocks,
+            plus_low_rank: stages.plus_low_rank,
+            plus_sent: stages.plus_sent,
             next: loss_on(ctx, &next.params, &report_pages)?,
             scored: judged.scored,
             aggregated: judged.aggregated,
             rejected: judged.rejected,
+            gains: judged.gains,
             inner_loss,
         };
         progress(&quality);
@@ -236,39 +272,104 @@ pub fn run(
     })
 }
 
+/// Losses of master `w` plus each stage's mean delta (NaN where not measured).
+struct Stages {
+    plus_dense: f64,
+    plus_dense_embedding: f64,
+    plus_dense_blocks: f64,
+    plus_low_rank: f64,
+    plus_sent: f64,
+}
+
+impl Default for Stages {
+    fn default() -> Self {
+        Stages {
+            plus_dense: f64::NAN,
+            plus_dense_embedding: f64::NAN,
+            plus_dense_blocks: f64::NAN,
+            plus_low_rank: f64::NAN,
+            plus_sent: f64::NAN,
+        }
+    }
+}
+
+fn stage_losses(
+    ctx: &RunContext,
+    setup: &QualitySetup,
+    latest: &Master,
+    dense_deltas: &[Vec<Vec<f32>>],
+    sent: &[Delta],
+    report_pages: &[Batch],
+) -> Result<Stages, NodeError> {
+    let sent_dense: Vec<Vec<Vec<f32>>> = sent
+        .iter()
+        .map(|d| ctx.dense(d))
+        .collect::<Result<_, _>>()?;
+    let plus =
+        |deltas: &[Vec<Vec<f32>>]| loss_on(ctx, &plus_mean(&latest.params, deltas), report_pages);
+    Ok(Stages {
+        plus_dense: plus(dense_deltas)?,
+        plus_dense_embedding: plus(&only(dense_deltas, |t| t == 0))?,
+        plus_dense_blocks: plus(&only(dense_deltas, |t| t != 0))?,
+        plus_low_rank: match setup.probe_rank {
+            Some(rank) => loss_on(
+                ctx,
+                &low_rank(
+                    ctx,
+                    &plus_mean(&latest.params, dense_deltas),
+                    &latest.params,
+                    rank,
+                ),
+                report_pages,
+            )?,
+            None => f64::NAN,
+        },
+        plus_sent: plus(&sent_dense)?,
+    })
+}
+
 struct Judged {
     scored: usize,
     aggregated: usize,
     rejected: Vec<String>,
+    gains: Vec<(f64, f64)>,
 }
 
-/// The validator's part: measure every submission, score it, keep the best, make the next
-/// master from `latest`.
+/// The validator's part: measure every submission on `latest`, score it, keep the best, make
+/// the next master from `latest`.
 fn judge_and_aggregate(
     ctx: &RunContext,
-    base: &Master,
     latest: &Master,
     window: u64,
     seed: [u8; 32],
     miners: &[SimMiner],
     sent: &[Delta],
 ) -> Result<(Master, Judged), NodeError> {
-    let judge = Judge::new(ctx, base, window, seed)?;
+    let judge = Judge::new(ctx, latest, window, seed)?;
     let mut raw = vec![0.0f64; sent.len()];
     let mut norms = vec![0.0f64; sent.len()];
     let mut rejected = Vec::new();
+    let mut gains = Vec::new();
+    let mut accepted = vec![false; sent.len()];
     for (i, (miner, delta)) in miners.iter().zip(sent).enumerate() {
         let dense = ctx.dense(delta)?;
         norms[i] = delta_norm(&dense);
         let measured = judge.measure(&miner.hotkey, &dense)?;
+        gains.push((
+            measured.own_before - measured.own_after,
+            measured.eval_before - measured.eval_after,
+        ));
         match score(&measured, &ctx.run.scoring) {
-            Ok(s) => raw[i] = s,
+            Ok(s) => {
+                raw[i] = s;
+                accepted[i] = true;
+            }
             Err(why) => rejected.push(format!("{:?}", why)),
         }
     }
     cut_below_best(&mut raw, ctx.run.scoring.min_relative_score);
     let keys: Vec<[u8; 32]> = miners.iter().map(|m| m.hotkey.0).collect();
-    let best = top_k(&raw, &keys, ctx.run.aggregation.top_k);
+    let best = crate::validator::choose(ctx, &raw, &accepted, &keys);
     let chosen: Vec<(&Delta, f64)> = best.iter().map(|&i| (&sent[i], norms[i])).collect();
     let next = next_master(ctx, latest, &chosen)?;
     Ok((
@@ -277,6 +378,7 @@ fn judge_and_aggregate(
             scored: raw.iter().filter(|s| **s > 0.0).count(),
             aggregated: best.len(),
             rejected,
+            gains,
         },
     ))
 }

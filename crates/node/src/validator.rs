@@ -9,8 +9,10 @@ use gradient_data::Split;
 use gradient_data::pages::evaluation_pages;
 use gradient_model::{Batch, Model};
 use gradient_protocol::Timing;
-use gradient_protocol::aggregate::{clipped_weights, divide_by_support, norm, outer_step};
-use gradient_protocol::config::Average;
+use gradient_protocol::aggregate::{
+    clipped_weights, divide_by_support, norm, outer_step, top_k, top_k_of,
+};
+use gradient_protocol::config::{Average, Include};
 use gradient_protocol::scoring::{self, Measurement, Rejection};
 use gradient_store::{Expect, Kind, Store, StoreError, layout};
 use serde::{Deserialize, Serialize};
@@ -99,12 +101,12 @@ pub fn eval_seed(run: &[u8; 32], window: u64, block_hash: &[u8; 32]) -> [u8; 32]
     *hasher.finalize().as_bytes()
 }
 
-/// What stays the same for every submission of a window: the base model, the evaluation pages
-/// and the base's loss on them.
+/// What stays the same for every submission of a window: the master the deltas are measured on
+/// (the one they will be added to), the evaluation pages and that master's loss on them.
 pub struct Judge<'a> {
     ctx: &'a RunContext,
-    base: &'a Master,
-    base_model: Model,
+    master: &'a Master,
+    master_model: Model,
     window: u64,
     seed: [u8; 32],
     eval: Vec<Batch>,
@@ -114,22 +116,22 @@ pub struct Judge<'a> {
 impl<'a> Judge<'a> {
     pub fn new(
         ctx: &'a RunContext,
-        base: &'a Master,
+        master: &'a Master,
         window: u64,
         seed: [u8; 32],
     ) -> Result<Self, NodeError> {
-        let base_model = ctx.model_from(&base.params)?;
+        let master_model = ctx.model_from(&master.params)?;
         let pages = evaluation_pages(
             &seed,
             ctx.run.scoring.eval_pages,
             ctx.corpus.num_pages(Split::Validation),
         )?;
         let eval = ctx.corpus.page_batches(Split::Validation, &pages)?;
-        let eval_before = ctx.mean_loss(&base_model, &eval)?;
+        let eval_before = ctx.mean_loss(&master_model, &eval)?;
         Ok(Judge {
             ctx,
-            base,
-            base_model,
+            master,
+            master_model,
             window,
             seed,
             eval,
@@ -152,8 +154,9 @@ impl<'a> Judge<'a> {
         self.ctx.dense(delta)
     }
 
-    /// Losses of the base and of base + delta on the evaluation pages and on `own_pages` of the
-    /// miner's assigned pages, picked by the window's seed (so a miner must train all of them).
+    /// Losses of the master and of master + `delta_weight` x delta on the evaluation pages and on `own_pages` of the
+    /// miner's assigned pages (of the first `own_pages_among`, where set), picked by the window's
+    /// seed (so a miner must train all of those).
     pub fn measure(
         &self,
         hotkey: &AccountId,
@@ -163,27 +166,32 @@ impl<'a> Judge<'a> {
         let assigned = pages_for(ctx, self.window, hotkey)?;
         let mut key = self.seed.to_vec();
         key.extend_from_slice(&hotkey.0);
+        let among = match ctx.run.scoring.own_pages_among {
+            0 => assigned.len(),
+            n => n.min(assigned.len()),
+        };
         let own: Vec<u64> = evaluation_pages(
             blake3::hash(&key).as_bytes(),
-            ctx.run.scoring.own_pages.min(assigned.len()),
-            assigned.len() as u64,
+            ctx.run.scoring.own_pages.min(among),
+            among as u64,
         )?
         .into_iter()
         .map(|i| assigned[i as usize])
         .collect();
         let own = ctx.corpus.page_batches(Split::Train, &own)?;
+        let weight = ctx.run.scoring.delta_weight as f32;
         let after: Vec<Vec<f32>> = self
-            .base
+            .master
             .params
             .iter()
             .zip(dense)
-            .map(|(p, d)| p.iter().zip(d).map(|(x, y)| x + y).collect())
+            .map(|(p, d)| p.iter().zip(d).map(|(x, y)| x + weight * y).collect())
             .collect();
         let model = ctx.model_from(&after)?;
         Ok(Measurement {
             eval_before: self.eval_before,
             eval_after: ctx.mean_loss(&model, &self.eval)?,
-            own_before: ctx.mean_loss(&self.base_model, &own)?,
+            own_before: ctx.mean_loss(&self.master_model, &own)?,
             own_after: ctx.mean_loss(&model, &own)?,
         })
     }
@@ -197,6 +205,21 @@ pub struct Judged {
     pub outcome: Result<f64, Rejection>,
     pub measurement: Option<Measurement>,
     pub bytes: u64,
+}
+
+/// The submissions the next master is made of, best first: the run's `top_k` among those with
+/// a positive score, or among all that passed the checks (`accepted`).
+pub fn choose(
+    ctx: &RunContext,
+    scores: &[f64],
+    accepted: &[bool],
+    keys: &[[u8; 32]],
+) -> Vec<usize> {
+    let k = ctx.run.aggregation.top_k;
+    match ctx.run.aggregation.include {
+        Include::Positive => top_k(scores, keys, k),
+        Include::Accepted => top_k_of(scores, accepted, keys, k),
+    }
 }
 
 /// The weight each chosen delta is summed with, as the aggregate record lists it: `1/n` and
@@ -218,17 +241,27 @@ pub fn next_master(
     chosen: &[(&Delta, f64)],
 ) -> Result<Master, NodeError> {
     let norms: Vec<f64> = chosen.iter().map(|c| c.1).collect();
-    let average = ctx.run.aggregation.average;
     let weights = aggregation_weights(ctx, &norms);
-    let mut update: Vec<Vec<f32>> = latest.params.iter().map(|p| vec![0.0; p.len()]).collect();
     let weighted: Vec<(&Delta, f32)> = chosen
         .iter()
         .zip(&weights)
         .map(|(c, &w)| (c.0, w))
         .collect();
-    ctx.codec.apply(&weighted, &mut update)?;
-    if average == Average::Support && chosen.len() > 1 {
-        let dense: Vec<Vec<Vec<f32>>> = chosen
+    apply_aggregate(ctx, latest, &weighted)
+}
+
+/// `latest` after the outer step on the deltas summed with the weights given, in order (and
+/// divided by their support where the run says so): the part of [`next_master`] that anyone
+/// holding an aggregate record can replay.
+pub fn apply_aggregate(
+    ctx: &RunContext,
+    latest: &Master,
+    weighted: &[(&Delta, f32)],
+) -> Result<Master, NodeError> {
+    let mut update: Vec<Vec<f32>> = latest.params.iter().map(|p| vec![0.0; p.len()]).collect();
+    ctx.codec.apply(weighted, &mut update)?;
+    if ctx.run.aggregation.average == Average::Support && weighted.len() > 1 {
+        let dense: Vec<Vec<Vec<f32>>> = weighted
             .iter()
             .map(|c| ctx.dense(c.0))
             .collect::<Result<_, _>>()?;

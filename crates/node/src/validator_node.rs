@@ -12,7 +12,6 @@ use gradient_chain::{AccountId, Metagraph, Uid};
 use gradient_data::Split;
 use gradient_data::pages::evaluation_pages;
 use gradient_model::checkpoint::write_atomic;
-use gradient_protocol::aggregate::top_k;
 use gradient_protocol::scoring::{Rejection, copies, cut_below_best, smooth, weights};
 use gradient_store::{Expect, Kind, StoreError, layout};
 use serde::{Deserialize, Serialize};
@@ -79,7 +78,7 @@ struct Decoded {
 }
 
 /// An aggregate record lists at most `top_k` entries; anything bigger is not one.
-const MAX_AGGREGATE_BYTES: u64 = 1 << 20;
+pub(crate) const MAX_AGGREGATE_BYTES: u64 = 1 << 20;
 
 /// Validation pages every master is reported on.
 const REPORT_PAGES: usize = 4;
@@ -287,7 +286,10 @@ impl ValidatorNode {
         )
         .await;
 
-        let judge = tokio::task::block_in_place(|| Judge::new(ctx, &base.master, window, seed))?;
+        // Deltas are measured on the master they will be added to, not on the one they name as
+        // their base: a miner that started from its base plus its own previous delta (see
+        // `miner::eager_start`) made a delta for the newer master.
+        let judge = tokio::task::block_in_place(|| Judge::new(ctx, &latest.master, window, seed))?;
         let mut results: Vec<MinerResult> = Vec::new();
         let mut decoded = Vec::new();
         for (candidate, got) in candidates.iter().zip(fetched) {
@@ -359,7 +361,8 @@ impl ValidatorNode {
 
         // The next master from the best, in a fixed order.
         let keys: Vec<[u8; 32]> = results.iter().map(|r| r.hotkey.0).collect();
-        let best = top_k(&raw, &keys, ctx.run.aggregation.top_k);
+        let accepted: Vec<bool> = results.iter().map(|r| r.rejection.is_none()).collect();
+        let best = validator::choose(ctx, &raw, &accepted, &keys);
         let mut chosen = Vec::new();
         let mut entries = Vec::new();
         for &i in &best {
@@ -394,7 +397,7 @@ impl ValidatorNode {
             entries,
         };
         let publisher_agrees = if publisher == me {
-            self.publish(window + 1, latest.hash, next_bytes).await?;
+            // The record first: whoever sees the master can then replay it from the record.
             let record_bytes = Bytes::from(serde_json::to_vec(&record).expect("serialises"));
             self.put(
                 layout::aggregate(&ctx.id, window),
@@ -404,6 +407,7 @@ impl ValidatorNode {
                 record_bytes,
             )
             .await?;
+            self.publish(window + 1, latest.hash, next_bytes).await?;
             None
         } else {
             drop(next_bytes);

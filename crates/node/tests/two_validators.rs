@@ -1,6 +1,7 @@
 //! Two validators judge the same window from the same submissions: they must agree on every
 //! measurement and score and on the next master, bit for bit. The one with less stake checks
-//! the publisher's aggregate and says so; a publisher whose aggregate differs is reported.
+//! the publisher's aggregate and says so; a publisher whose aggregate differs is reported. A
+//! miner replays the published aggregate into the published master, and refuses an altered one.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -9,8 +10,10 @@ use bytes::Bytes;
 use gradient_chain::{Chain, Keypair, LocalChain, ManualClock, SubnetParams};
 use gradient_codec::ErrorFeedback;
 use gradient_model::Device;
+use gradient_node::network::Buckets;
+use gradient_node::peer::{Held, Synced};
 use gradient_node::validator_node::{AggregateRecord, ValidatorNode};
-use gradient_node::{Peer, RunContext, miner, owner};
+use gradient_node::{Peer, RunContext, miner, owner, replay};
 use gradient_protocol::RunConfig;
 use gradient_store::{BucketCommitment, Kind, Location, S3Credentials, Store, StoreConfig, layout};
 
@@ -152,6 +155,8 @@ async fn two_validators_agree_bit_for_bit_and_a_wrong_publisher_is_reported() {
     let scored = judged_a.miners.iter().filter(|m| m.score > 0.0).count();
     assert_eq!(scored, 2, "{judged_a:#?}");
 
+    replayed_aggregates_give_the_published_master(&ctx, &chain, &miners[0], &a, &genesis).await;
+
     // A publisher whose aggregate for window 1 names another master is caught by the other.
     let bogus = AggregateRecord {
         window: 1,
@@ -180,10 +185,99 @@ async fn two_validators_agree_bit_for_bit_and_a_wrong_publisher_is_reported() {
     clock.set(params.timestamp_of(ctx.windows.deadline(1)).max(now_ms()) + BLOCK_MS);
     let judged_b = b.judge_once().await.unwrap();
     assert_eq!(judged_b.publisher_agrees, Some(false));
+    // A miner holding master 1 does not take master 2 from that record: the replay fails its
+    // hash check, and no master 2 was published to download instead.
+    let buckets = Buckets::default();
+    let master_1 = miners[0]
+        .master(&buckets, &chain.metagraph().unwrap(), 1)
+        .await
+        .unwrap()
+        .unwrap();
+    let held = Held {
+        index: 1,
+        fetched: master_1,
+    };
+    let followed = miners[0]
+        .follow(&buckets, &chain.metagraph().unwrap(), 2, Some(&held))
+        .await
+        .unwrap();
+    assert!(followed.is_none());
     // And the publisher itself refuses to leave it as if it were its own work.
     let refused = a.judge_once().await.unwrap_err().to_string();
     assert!(
         refused.contains("already holds something other"),
         "{refused}"
     );
+}
+
+/// Master 1 replayed from the genesis and the publisher's aggregate of window 0 is the
+/// published master 1, bit for bit; an aggregate with any part altered is refused.
+async fn replayed_aggregates_give_the_published_master(
+    ctx: &RunContext,
+    chain: &Arc<dyn Chain>,
+    miner: &Peer,
+    publisher: &ValidatorNode,
+    genesis: &gradient_node::network::Fetched,
+) {
+    let buckets = Buckets::default();
+    let graph = chain.metagraph().unwrap();
+    let held = Held {
+        index: 0,
+        fetched: genesis.clone(),
+    };
+    let (replayed, how) = miner
+        .follow(&buckets, &graph, 1, Some(&held))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(how, Synced::Replayed);
+    let downloaded = miner.master(&buckets, &graph, 1).await.unwrap().unwrap();
+    assert_eq!(replayed.hash, downloaded.hash);
+    assert_eq!(replayed.master.params, downloaded.master.params);
+    let (_, how) = miner
+        .follow(
+            &buckets,
+            &graph,
+            1,
+            Some(&Held {
+                index: 1,
+                fetched: replayed,
+            }),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(how, Synced::Held);
+
+    let record = replay::read_record(ctx, &publisher.peer.store, 0, publisher.peer.key.account())
+        .await
+        .unwrap();
+    assert!(!record.entries.is_empty());
+    let payloads = replay::fetch_submissions(ctx, chain.as_ref(), &buckets, &record)
+        .await
+        .unwrap();
+    assert!(replay::rebuild(ctx, genesis, &record, &payloads).is_ok());
+    let refused = |record: &AggregateRecord, payloads: &[Bytes], why: &str| {
+        let err = replay::rebuild(ctx, genesis, record, payloads)
+            .err()
+            .unwrap_or_else(|| panic!("accepted an aggregate with {why}"))
+            .to_string();
+        assert!(err.contains(why), "{err}");
+    };
+    let mut heavier = record.clone();
+    heavier.entries[0].2 *= 1.01;
+    refused(&heavier, &payloads, "the replayed master hashes to");
+    let mut other_next = record.clone();
+    other_next.next_master = "11".repeat(32);
+    refused(&other_next, &payloads, "the replayed master hashes to");
+    let mut altered = payloads.clone();
+    let mut bytes = altered[0].to_vec();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    altered[0] = Bytes::from(bytes);
+    refused(&record, &altered, "hashes to");
+    let mut elsewhere = record.clone();
+    elsewhere.previous_master = "22".repeat(32);
+    refused(&elsewhere, &payloads, "builds on master");
+    refused(&record, &payloads[..payloads.len() - 1], "payloads for");
 }

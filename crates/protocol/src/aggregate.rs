@@ -6,7 +6,14 @@ use crate::error::ProtocolError;
 
 /// Indices of the `k` best positive scores, best first; equal scores go to the smaller key.
 pub fn top_k(scores: &[f64], keys: &[[u8; 32]], k: usize) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..scores.len()).filter(|&i| scores[i] > 0.0).collect();
+    let eligible: Vec<bool> = scores.iter().map(|&s| s > 0.0).collect();
+    top_k_of(scores, &eligible, keys, k)
+}
+
+/// Indices of the `k` best scores among the `eligible`, best first; equal scores go to the
+/// smaller key.
+pub fn top_k_of(scores: &[f64], eligible: &[bool], keys: &[[u8; 32]], k: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..scores.len()).filter(|&i| eligible[i]).collect();
     order.sort_by(|&a, &b| {
         scores[b]
             .partial_cmp(&scores[a])
@@ -109,6 +116,12 @@ mod tests {
         let keys = [[3u8; 32], [1u8; 32], [2u8; 32], [0u8; 32]];
         assert_eq!(top_k(&[0.5, 0.5, 0.9, 0.0], &keys, 2), vec![2, 1]);
         assert_eq!(top_k(&[0.0, 0.0, 0.0, 0.0], &keys, 2), Vec::<usize>::new());
+        // Accepted submissions with no score still rank, by key, after the scored ones.
+        let accepted = [true, false, true, true];
+        assert_eq!(
+            top_k_of(&[0.0, 0.9, 0.0, 0.2], &accepted, &keys, 3),
+            vec![3, 2, 0]
+        );
     }
 
     #[test]

@@ -70,11 +70,24 @@ pub struct MinerSpec {
 pub struct ScoringSpec {
     /// Held-out pages drawn after the window closes, on which every delta is judged.
     pub eval_pages: usize,
-    /// How many of a miner's assigned pages (the first ones) show that it trained on them.
+    /// How many of a miner's assigned pages show that it trained on them.
     pub own_pages: usize,
+    /// Own pages are drawn from the first this many assigned pages (0: from all of them).
+    /// Miners train their pages in order and the window's time decides how far they get, so
+    /// a miner that did fewer steps than its pages need is judged on pages it trained; with
+    /// one pass over fresh pages, a page it never reached would look like no work. Left out of
+    /// the config when 0.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub own_pages_among: usize,
     /// A miner must gain at least this much more loss reduction on its own pages than on the
     /// evaluation pages (it trained on them; a copier or a lazy miner did not).
     pub min_own_advantage: f64,
+    /// Deltas are measured added at this weight. One miner's delta at full weight overshoots
+    /// late in a run (alone it raises the loss where the mean of three lowers it), so its gain
+    /// and its own-page advantage say little; at the weight an aggregate gives it (`1/top_k`)
+    /// they measure what it brings. Left out of the config when 1.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub delta_weight: f64,
     /// Cosine similarity above which a later submission is a copy of an earlier one.
     pub copy_similarity: f64,
     /// Weight of a new score in the moving average over windows.
@@ -96,6 +109,28 @@ pub struct AggregationSpec {
     /// it is the default, so runs made before it existed keep their id.
     #[serde(default, skip_serializing_if = "Average::is_mean")]
     pub average: Average,
+    /// Which submissions may be aggregated (the best `top_k` of them). Left out when default.
+    #[serde(default, skip_serializing_if = "Include::is_positive")]
+    pub include: Include,
+}
+
+/// Which submissions the aggregate may take.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Include {
+    /// Only those with a positive score (after the cut below the best).
+    #[default]
+    Positive,
+    /// Every submission that passed the checks, best score first, even one whose delta alone
+    /// did not lower the loss: a miner's delta alone overshoots where the mean of several
+    /// does not, and scores are paid, not aggregated.
+    Accepted,
+}
+
+impl Include {
+    fn is_positive(&self) -> bool {
+        *self == Include::Positive
+    }
 }
 
 /// How the chosen (clipped) deltas are averaged into the update.
@@ -108,6 +143,18 @@ pub enum Average {
     /// Every coordinate's sum divided by the number of deltas that sent it: sparse deltas
     /// with different supports are not thinned by the ones that left a coordinate out.
     Support,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+fn is_one(x: &f64) -> bool {
+    *x == 1.0
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl Average {
@@ -146,11 +193,10 @@ impl RunConfig {
                 upload_grace_blocks: 4,
             },
             miner: MinerSpec {
-                // Several passes over two pages in a window on a laptop core: enough that a
-                // miner's own pages improve clearly more than unseen ones, which is how
-                // validators tell the work was done (with eight pages, about one pass, honest
-                // miners were refused in one window in twelve).
-                pages_per_window: 2,
+                // About one pass in a window on two cores (28 steps of 4 sequences = 14 pages
+                // of 8): each page is seen once, and the own-page check looks only at the
+                // first four, which every miner reaches.
+                pages_per_window: 16,
                 inner_steps: 10_000,
                 batch_size: 4,
                 lr: 3e-3,
@@ -158,20 +204,30 @@ impl RunConfig {
                 weight_decay: 0.1,
                 grad_clip: 1.0,
             },
-            codec: gradient_codec::Settings::default(),
+            // Matrices as rank-4 factors (112x smaller than dense f32): top-k at 0.78% kept
+            // little of a window's work (`gradient bench quality`).
+            codec: gradient_codec::Settings {
+                rank: 4,
+                ..gradient_codec::Settings::default()
+            },
             scoring: ScoringSpec {
                 eval_pages: 4,
                 own_pages: 2,
+                own_pages_among: 4,
+                delta_weight: 1.0 / 3.0,
                 min_own_advantage: 0.0,
                 copy_similarity: 0.9,
                 score_ema: 0.5,
                 min_relative_score: 0.2,
             },
+            // Plain outer SGD at lr 1, as SparseLoCo: the Nesterov step on top of error
+            // feedback overshot.
             aggregation: AggregationSpec {
                 top_k: 3,
-                outer_lr: 0.7,
-                outer_momentum: 0.6,
+                outer_lr: 1.0,
+                outer_momentum: 0.0,
                 average: Average::Mean,
+                include: Include::Accepted,
             },
             limits: Limits {
                 max_submission_bytes: 64 << 20,
@@ -216,6 +272,9 @@ impl RunConfig {
         }
         if self.data.seq_len == 0 || self.data.seqs_per_page == 0 {
             return bad("data.seq_len and data.seqs_per_page must be positive");
+        }
+        if !(self.scoring.delta_weight > 0.0 && self.scoring.delta_weight <= 1.0) {
+            return bad("scoring.delta_weight must be in (0, 1]");
         }
         if self.scoring.eval_pages == 0 {
             return bad("scoring.eval_pages must be positive");

@@ -31,15 +31,19 @@ fn codecs() -> &'static [Codec] {
             (Values::F16, false),
             (Values::Dense, false),
             (Values::Q4, true),
+            (Values::Q2, false),
         ]
         .into_iter()
-        .map(|(values, dct)| {
+        .enumerate()
+        .map(|(i, (values, dct))| {
             let settings = Settings {
                 values,
                 tile: 32,
                 chunk: 128,
                 top_k: 8,
                 dct,
+                // The last one sends matrices as rank-2 factors.
+                rank: if i == 5 { 2 } else { 0 },
             };
             Codec::new(settings, specs.clone()).expect("valid settings")
         })
