@@ -12,7 +12,7 @@ fn honest_work_is_paid_and_every_adversary_is_not() {
     let dir = tempfile::tempdir().unwrap();
     // Capped steps that fit a window: honest deltas depend only on the master, so the two
     // runs can be compared.
-    let args = ["--windows", "4", "--miners", "3", "--inner-steps", "8"];
+    let args = ["--windows", "4", "--miners", "3", "--inner-steps", "12"];
     let clean = devnet(&dir.path().join("clean"), &args, &[]);
     assert_loss_falls(&clean, 4);
 

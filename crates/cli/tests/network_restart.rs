@@ -25,7 +25,9 @@ fn killed_nodes_resume_and_nothing_is_lost_or_counted_twice() {
         ],
         &[],
     );
-    assert_loss_falls(&report, 4);
+    // The killed miner loses the window it was killed in and restarts its next one from the
+    // base master alone (its eager start is not saved): the master may stall for a window.
+    assert_loss_trends_down(&report, 4, 0.1);
 
     // Every window judged exactly once, in order.
     let state: serde_json::Value = serde_json::from_slice(
@@ -55,7 +57,20 @@ fn killed_nodes_resume_and_nothing_is_lost_or_counted_twice() {
         }
     }
     let saved: BTreeMap<String, f64> = serde_json::from_value(state["scores"].clone()).unwrap();
-    assert_eq!(saved, expected, "scores counted twice or lost");
+    // To the last bits only: serde_json's default float parsing may round the history's
+    // scores one ulp away from the values the validator smoothed.
+    assert_eq!(
+        saved.keys().collect::<Vec<_>>(),
+        expected.keys().collect::<Vec<_>>(),
+        "scores lost"
+    );
+    for (hotkey, s) in &saved {
+        let e = expected[hotkey];
+        assert!(
+            (s - e).abs() <= 1e-12 * e.abs().max(1e-12),
+            "{hotkey}: score {s}, one smoothing step per window gives {e}: counted twice or lost"
+        );
+    }
 
     // One master per window and one aggregate per window, each published once.
     let runs = devnet_dir.join("buckets/validator/runs");

@@ -82,7 +82,7 @@ fn the_network_runs_on_s3() {
             "--miners",
             "3",
             "--inner-steps",
-            "8",
+            "12",
             "--store",
             &prefix,
             "--adversaries",

@@ -49,6 +49,20 @@ pub fn assert_loss_falls(report: &Value, windows: usize) {
     }
 }
 
+/// The master's loss ends well below where it started and no window raises it by more than
+/// `slack`: for runs where a node is killed, and its window's work with it.
+pub fn assert_loss_trends_down(report: &Value, windows: usize, slack: f64) {
+    let losses = losses(report);
+    assert_eq!(losses.len(), windows, "{losses:?}");
+    for pair in losses.windows(2) {
+        assert!(pair[1] < pair[0] + slack, "master loss rose: {losses:?}");
+    }
+    assert!(
+        losses[windows - 1] < losses[0] - 0.5,
+        "master loss did not fall: {losses:?}"
+    );
+}
+
 /// Incentive by neuron name.
 pub fn incentive(report: &Value, name: &str) -> f64 {
     report["neurons"]
