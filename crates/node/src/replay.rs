@@ -47,6 +47,15 @@ pub async fn fetch_submissions(
     buckets: &Buckets,
     record: &AggregateRecord,
 ) -> Result<Vec<Bytes>, NodeError> {
+    // Each entry is a download of up to the submission cap: no more than an aggregate holds.
+    let most = ctx.run.aggregation.top_k;
+    if record.entries.len() > most {
+        return Err(NodeError::Invalid(format!(
+            "aggregate {} names {} submissions; the run aggregates at most {most}",
+            record.window,
+            record.entries.len()
+        )));
+    }
     let mut payloads = Vec::with_capacity(record.entries.len());
     for (hotkey, _, _) in &record.entries {
         let store = buckets.of(chain, hotkey).await?.ok_or_else(|| {

@@ -13,13 +13,14 @@ use gradient_data::Split;
 use gradient_data::pages::evaluation_pages;
 use gradient_model::checkpoint::write_atomic;
 use gradient_protocol::scoring::{Rejection, copies, cut_below_best, smooth, weights};
-use gradient_store::{Expect, Kind, StoreError, layout};
+use gradient_store::{Kind, StoreError, layout};
 use serde::{Deserialize, Serialize};
 
 use crate::error::NodeError;
 use crate::master::{Master, master_hash};
 use crate::network::{self, Buckets};
 use crate::peer::Peer;
+use crate::replay;
 use crate::validator::{self, Candidate, Judge};
 
 /// One miner's result in one window.
@@ -186,35 +187,24 @@ impl ValidatorNode {
         let Some(store) = buckets.of(self.peer.chain.as_ref(), &publisher).await? else {
             return Ok(None);
         };
-        let key = layout::aggregate(&ctx.id, ours.window);
-        let expect = Expect {
-            kind: Some(Kind::Aggregate),
-            run: Some(ctx.id),
-            window: Some(ours.window),
-            signer: Some(publisher),
-            base: None,
-        };
         let wait = Duration::from_millis(
             self.peer.chain.params()?.block_time_ms * ctx.windows.blocks_per_window,
         );
         let started = std::time::Instant::now();
         let theirs = loop {
-            match store.get_envelope(&key, &expect, MAX_AGGREGATE_BYTES).await {
-                Ok(opened) => break opened,
-                Err(StoreError::NotFound { .. }) if started.elapsed() < wait => {
+            match replay::read_record(ctx, &store, ours.window, publisher).await {
+                Ok(record) => break record,
+                Err(NodeError::Store(StoreError::NotFound { .. })) if started.elapsed() < wait => {
                     tokio::time::sleep(Duration::from_millis(250)).await;
                 }
-                Err(StoreError::NotFound { .. }) => {
+                Err(NodeError::Store(StoreError::NotFound { .. })) => {
                     tracing::warn!(window = ours.window, publisher = %publisher,
                         "the publisher has not published its aggregate; nothing to check");
                     return Ok(None);
                 }
-                Err(e) => return Err(e.into()),
+                Err(e) => return Err(e),
             }
         };
-        let theirs: AggregateRecord = serde_json::from_slice(&theirs.payload).map_err(|e| {
-            NodeError::Invalid(format!("the publisher's aggregate {key} is malformed: {e}"))
-        })?;
         if &theirs == ours {
             return Ok(Some(true));
         }
