@@ -49,6 +49,10 @@ pub struct QualityArgs {
     /// Outer step [default: the run's].
     #[arg(long)]
     outer_lr: Option<f32>,
+    /// Windows over which the miners' inner rate anneals, 0 for a constant rate [default: the
+    /// benchmark's windows].
+    #[arg(long)]
+    lr_decay_windows: Option<u64>,
     #[arg(long)]
     outer_momentum: Option<f32>,
     /// Scores below this fraction of the window's best earn nothing and are not aggregated
@@ -151,6 +155,7 @@ fn quality_bench(args: QualityArgs) -> Result<()> {
     if let Some(mu) = args.outer_momentum {
         run.aggregation.outer_momentum = mu;
     }
+    run.miner.lr_decay_windows = args.lr_decay_windows.unwrap_or(args.windows);
     let setup = QualitySetup {
         miners: args.miners,
         windows: args.windows,
@@ -199,7 +204,16 @@ fn quality_bench(args: QualityArgs) -> Result<()> {
             .iter()
             .map(|(own, eval)| format!("{own:.4}/{eval:.4}"))
             .collect();
-        eprintln!("        own/eval gains: {}", gains.join("  "))
+        eprintln!(
+            "        own/eval gains: {}  max cosine {:.3} (with the previous window {:.3})  norms {:?}",
+            gains.join("  "),
+            w.max_cosine,
+            w.max_cosine_previous,
+            w.norms
+                .iter()
+                .map(|n| format!("{n:.3}"))
+                .collect::<Vec<_>>()
+        )
     };
     let report = quality::run(&ctx, &setup, &show)?;
     println!(

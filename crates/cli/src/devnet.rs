@@ -188,6 +188,9 @@ pub fn run(args: DevnetArgs) -> Result<()> {
     if let Some(steps) = args.inner_steps {
         run.miner.inner_steps = steps;
     }
+    // A devnet knows how long it runs: the miners anneal their rate over it, as one machine
+    // training the same tokens would.
+    run.miner.lr_decay_windows = args.windows;
     // Every node's bucket under one root: an S3 prefix or a directory.
     let root = match &args.store {
         Some(url) if url.starts_with("s3://") => url.trim_end_matches('/').to_string(),
@@ -252,6 +255,8 @@ pub fn run(args: DevnetArgs) -> Result<()> {
             .arg("--state")
             .arg(dir.join("state").join(name))
             .args(["--last-window", &last_window.to_string()])
+            // Every bucket is on this machine (a directory or a local S3 server).
+            .arg("--local-network")
             .args(if role == "miner" {
                 vec!["--behaviour", behaviour]
             } else {

@@ -14,7 +14,7 @@ use gradient_node::peer::Synced;
 use gradient_node::validator_node::{ValidatorNode, WindowSummary};
 use gradient_node::{Peer, RunContext, owner};
 use gradient_protocol::RunConfig;
-use gradient_store::{BucketCommitment, Location, S3Credentials, Store, StoreConfig};
+use gradient_store::{BucketCommitment, Location, Reach, S3Credentials, Store, StoreConfig};
 
 use crate::LogFormat;
 use crate::wallet::WalletArgs;
@@ -70,6 +70,11 @@ pub struct NodeArgs {
     /// Stop after this window.
     #[arg(long, env = "GRADIENT_LAST_WINDOW")]
     pub last_window: Option<u64>,
+    /// Follow other nodes' `file://` commitments and plain-http or private-address endpoints:
+    /// only for a devnet on one machine or LAN. Without it such commitments are refused and
+    /// nothing is opened or created for them.
+    #[arg(long, env = "GRADIENT_LOCAL_NETWORK")]
+    pub local_network: bool,
     /// Miners only: misbehave on purpose (noise, lazy, copy, stale, late, garbage, replay) to
     /// test validators.
     #[arg(
@@ -123,6 +128,11 @@ async fn join(args: &NodeArgs, role: &str) -> Result<Peer> {
         owner: args.owner,
         state_dir: state,
         last_window: args.last_window,
+        reach: if args.local_network {
+            Reach::Local
+        } else {
+            Reach::Public
+        },
     })
 }
 
@@ -293,9 +303,7 @@ fn report_miner(
 pub fn validator(args: NodeArgs, format: LogFormat) -> Result<()> {
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
-        let node = ValidatorNode {
-            peer: join(&args, "validator").await?,
-        };
+        let node = ValidatorNode::new(join(&args, "validator").await?)?;
         node.run(&|summary| report_window(format, summary)).await?;
         Ok(())
     })

@@ -50,7 +50,7 @@ fn main() {
     for key in &miners {
         let pages = miner::pages_for(&ctx, 0, &key.account()).expect("pages");
         let (delta, _) =
-            miner::train_window(&ctx, &base, &pages, &|r| r.steps >= 12).expect("train");
+            miner::train_window(&ctx, 0, &base, &pages, &|r| r.steps >= 12).expect("train");
         let mut feedback = ErrorFeedback::new(&ctx.codec, miner::FEEDBACK_BETA);
         payloads.push(miner::compress(&ctx, &mut feedback, &delta).expect("compress"));
     }

@@ -19,6 +19,7 @@ pub mod quality;
 pub mod replay;
 pub mod validator;
 pub mod validator_node;
+pub mod watch;
 
 pub use context::RunContext;
 pub use error::NodeError;

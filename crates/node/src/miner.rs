@@ -42,12 +42,13 @@ pub fn pages_for(ctx: &RunContext, window: u64, hotkey: &AccountId) -> Result<Ve
     )?)
 }
 
-/// The inner optimizer for one window: AdamW, warmup, then a constant rate. The window's
-/// length in time, not a step count, ends training, so no decay is planned.
-pub fn inner_config(ctx: &RunContext) -> TrainConfig {
+/// The inner optimizer for one window: AdamW, warmup, then the window's constant rate (the
+/// run's schedule over windows). The window's length in time, not a step count, ends
+/// training, so no decay within it is planned.
+pub fn inner_config(ctx: &RunContext, window: u64) -> TrainConfig {
     let m = &ctx.run.miner;
     TrainConfig {
-        lr: m.lr,
+        lr: m.lr_in_window(window),
         warmup_steps: m.warmup_steps,
         total_steps: m.inner_steps,
         schedule: Schedule::Wsd {
@@ -64,11 +65,12 @@ pub fn inner_config(ctx: &RunContext) -> TrainConfig {
 /// (trained minus base).
 pub fn train_window(
     ctx: &RunContext,
+    window: u64,
     base: &Master,
     pages: &[u64],
     enough: &dyn Fn(&TrainReport) -> bool,
 ) -> Result<(Vec<Vec<f32>>, TrainReport), NodeError> {
-    let trained = train_window_from(ctx, base, pages, None, enough)?;
+    let trained = train_window_from(ctx, window, base, pages, None, enough)?;
     Ok((trained.delta, trained.report))
 }
 
@@ -83,6 +85,7 @@ pub struct WindowTraining {
 /// schedule) over from the previous window instead of starting them from zero.
 pub fn train_window_from(
     ctx: &RunContext,
+    window: u64,
     base: &Master,
     pages: &[u64],
     optimizer: Option<AdamState>,
@@ -94,8 +97,8 @@ pub fn train_window_from(
         .corpus
         .training_batches(pages, ctx.run.miner.batch_size)?;
     let mut trainer = match optimizer {
-        Some(state) => Trainer::with_state(model, inner_config(ctx), state)?,
-        None => Trainer::new(model, inner_config(ctx))?,
+        Some(state) => Trainer::with_state(model, inner_config(ctx, window), state)?,
+        None => Trainer::new(model, inner_config(ctx, window))?,
     };
     let mut report = TrainReport {
         steps: 0,

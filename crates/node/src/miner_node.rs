@@ -216,7 +216,7 @@ impl MinerNode {
             busy: 0.0,
             first_start: None,
         };
-        let buckets = Buckets::default();
+        let buckets = Buckets::new(self.peer.reach);
         while self.step(&mut progress, &buckets, &on_event).await? {}
         Ok(())
     }
@@ -345,7 +345,7 @@ impl MinerNode {
         let progress = on_event.clone();
         let path = self.feedback_path();
         let training = tokio::task::spawn_blocking(move || -> Result<_, NodeError> {
-            let (delta, report) = miner::train_window(&ctx, &master, &pages, &|report| {
+            let (delta, report) = miner::train_window(&ctx, window, &master, &pages, &|report| {
                 let now = std::time::Instant::now();
                 progress(MinerEvent::Step {
                     window,

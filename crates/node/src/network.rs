@@ -5,19 +5,28 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use gradient_chain::{AccountId, Chain, Metagraph};
-use gradient_store::{BucketCommitment, Expect, Kind, Store, StoreConfig, layout};
+use gradient_store::{BucketCommitment, Expect, Kind, Reach, Store, StoreConfig, layout};
 
 use crate::context::RunContext;
 use crate::error::NodeError;
 use crate::master::{Master, master_hash};
 
-/// Stores opened from chain commitments, cached by commitment bytes.
+/// Stores opened from chain commitments, cached by commitment bytes; only commitments the
+/// node's [`Reach`] allows are opened.
 #[derive(Default)]
 pub struct Buckets {
+    reach: Reach,
     open: Mutex<HashMap<Vec<u8>, Store>>,
 }
 
 impl Buckets {
+    pub fn new(reach: Reach) -> Self {
+        Self {
+            reach,
+            open: Mutex::default(),
+        }
+    }
+
     /// The store a hotkey committed, if it committed one that parses.
     pub async fn of(
         &self,
@@ -39,10 +48,12 @@ impl Buckets {
         {
             return Ok(store.clone());
         }
-        let location = BucketCommitment::decode(bytes)?
-            .resolve()
-            .await?
-            .location()?;
+        // Checked before a pointer is followed and again on what it points to.
+        let commitment = BucketCommitment::decode(bytes)?;
+        self.reach.check(&commitment)?;
+        let commitment = commitment.resolve().await?;
+        self.reach.check(&commitment)?;
+        let location = commitment.location()?;
         let store = Store::open(&location, StoreConfig::default())?;
         self.open
             .lock()
@@ -96,4 +107,35 @@ pub async fn read_master(
         master,
         hash: master_hash(&opened.payload),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_file_commitment_is_refused_off_a_local_network_and_nothing_is_created() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("validator-disk").join("made-by-a-miner");
+        let commitment = BucketCommitment::File {
+            path: target.to_string_lossy().into_owned(),
+        }
+        .encode()
+        .unwrap();
+        let Err(err) = Buckets::new(Reach::Public).open(&commitment).await else {
+            panic!("a file commitment opened on a public network");
+        };
+        let err = err.to_string();
+        assert!(
+            err.contains("local path") && err.contains("--local-network"),
+            "{err}"
+        );
+        assert!(!dir.path().join("validator-disk").exists());
+        // The default is the public network's rule.
+        assert!(Buckets::default().open(&commitment).await.is_err());
+        assert!(!dir.path().join("validator-disk").exists());
+        // A devnet on one machine opens it.
+        Buckets::new(Reach::Local).open(&commitment).await.unwrap();
+        assert!(target.exists());
+    }
 }

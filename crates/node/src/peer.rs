@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use gradient_chain::{AccountId, Chain, Keypair, Metagraph, Uid};
-use gradient_store::Store;
+use gradient_store::{Reach, Store};
 
 use crate::context::RunContext;
 use crate::error::NodeError;
@@ -46,6 +46,8 @@ pub struct Peer {
     pub state_dir: PathBuf,
     /// Stop after this window (devnets run a fixed number).
     pub last_window: Option<u64>,
+    /// Which other nodes' commitments this node follows (`file://` only on a local network).
+    pub reach: Reach,
 }
 
 impl Peer {

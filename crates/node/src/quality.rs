@@ -8,19 +8,21 @@
 //! Every knob the ablation needs is a field of [`QualitySetup`]; the run config carries the
 //! rest (codec, aggregation, inner optimizer), exactly as a network would.
 
+use bytes::Bytes;
 use gradient_chain::{AccountId, Keypair};
 use gradient_codec::{Delta, ErrorFeedback, LowRank};
 use gradient_data::Split;
 use gradient_data::pages::evaluation_pages;
 use gradient_model::{AdamState, Batch, Model, TrainConfig, Trainer};
-use gradient_protocol::scoring::{cut_below_best, score};
 use serde::Serialize;
 
 use crate::context::RunContext;
 use crate::error::NodeError;
 use crate::master::Master;
 use crate::miner::{pages_for, train_window_from};
-use crate::validator::{Judge, delta_norm, next_master};
+use crate::validator::{
+    Fetched, Judge, Received, ReceivedDelta, apply_aggregate, judge_window, last_step_norm,
+};
 
 /// What to simulate besides the run config.
 #[derive(Clone, Debug)]
@@ -76,6 +78,13 @@ pub struct WindowQuality {
     pub gains: Vec<(f64, f64)>,
     /// Mean inner training loss of the miners at the window's last step.
     pub inner_loss: f64,
+    /// The largest cosine between two miners' sent deltas of this window, and between one of
+    /// them and a sent delta of the previous window: how much honest work overlaps, against
+    /// which a submission holding another's delta must stand out.
+    pub max_cosine: f64,
+    pub max_cosine_previous: f64,
+    /// L2 norms of the miners' sent deltas.
+    pub norms: Vec<f64>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -185,6 +194,7 @@ pub fn run(
     let mut windows = Vec::new();
     let (mut network_tokens, mut bytes, mut submissions) = (0usize, 0usize, 0usize);
     let mut all_pages = Vec::new();
+    let mut previous_sent: Vec<Vec<f32>> = Vec::new();
     for w in 0..setup.windows {
         let base_index = if setup.stale {
             ctx.windows.base_master(w)
@@ -195,6 +205,7 @@ pub fn run(
         let latest = masters[w as usize].clone();
         let mut dense_deltas = Vec::new();
         let mut sent = Vec::new();
+        let mut payloads = Vec::new();
         let mut inner_loss = 0.0;
         for miner in &mut miners {
             let pages = pages_for(ctx, w, &miner.hotkey)?;
@@ -210,7 +221,7 @@ pub fn run(
                 }
                 _ => base.clone(),
             };
-            let trained = train_window_from(ctx, &start, &pages, optimizer, &|_| false)?;
+            let trained = train_window_from(ctx, w, &start, &pages, optimizer, &|_| false)?;
             network_tokens += trained.report.tokens;
             inner_loss += trained.report.last_loss / setup.miners as f64;
             miner.optimizer = Some(trained.optimizer);
@@ -225,10 +236,22 @@ pub fn run(
                 trained.delta.clone()
             });
             sent.push(decoded);
+            payloads.push(Bytes::from(payload));
             dense_deltas.push(trained.delta);
         }
+        let flat: Vec<Vec<f32>> = sent
+            .iter()
+            .map(|d| ctx.dense(d).map(|t| t.concat()))
+            .collect::<Result<_, _>>()?;
+        let (max_cosine, max_cosine_previous) = overlaps(&flat, &previous_sent);
+        let norms = flat
+            .iter()
+            .map(|d| gradient_protocol::aggregate::norm(d))
+            .collect();
+        previous_sent = flat;
         let seed = *blake3::hash(&w.to_le_bytes()).as_bytes();
-        let (next, judged) = judge_and_aggregate(ctx, &latest, w, seed, &miners, &sent)?;
+        let (next, judged) =
+            judge_and_aggregate(ctx, (&base, &latest), w, seed, &miners, &payloads)?;
         let stages = if setup.stages {
             stage_losses(ctx, setup, &latest, &dense_deltas, &sent, &report_pages)?
         } else {
@@ -248,6 +271,9 @@ pub fn run(
             rejected: judged.rejected,
             gains: judged.gains,
             inner_loss,
+            max_cosine,
+            max_cosine_previous,
+            norms,
         };
         progress(&quality);
         windows.push(quality);
@@ -270,6 +296,22 @@ pub fn run(
         dense_bytes: ctx.codec.dense_bytes(),
         windows,
     })
+}
+
+/// The largest cosine between two of `now`, and between one of `now` and one of `before`
+/// (NaN where there is no pair).
+fn overlaps(now: &[Vec<f32>], before: &[Vec<f32>]) -> (f64, f64) {
+    let mut same = f64::NAN;
+    let mut previous = f64::NAN;
+    for (i, a) in now.iter().enumerate() {
+        for b in &now[..i] {
+            same = same.max(gradient_protocol::scoring::cosine(a, b));
+        }
+        for b in before {
+            previous = previous.max(gradient_protocol::scoring::cosine(a, b));
+        }
+    }
+    (same, previous)
 }
 
 /// Losses of master `w` plus each stage's mean delta (NaN where not measured).
@@ -339,44 +381,65 @@ struct Judged {
 /// the next master from `latest`.
 fn judge_and_aggregate(
     ctx: &RunContext,
-    latest: &Master,
+    masters: (&Master, &Master),
     window: u64,
     seed: [u8; 32],
     miners: &[SimMiner],
-    sent: &[Delta],
+    payloads: &[Bytes],
 ) -> Result<(Master, Judged), NodeError> {
+    let (base, latest) = masters;
     let judge = Judge::new(ctx, latest, window, seed)?;
-    let mut raw = vec![0.0f64; sent.len()];
-    let mut norms = vec![0.0f64; sent.len()];
-    let mut rejected = Vec::new();
-    let mut gains = Vec::new();
-    let mut accepted = vec![false; sent.len()];
-    for (i, (miner, delta)) in miners.iter().zip(sent).enumerate() {
-        let dense = ctx.dense(delta)?;
-        norms[i] = delta_norm(&dense);
-        let measured = judge.measure(&miner.hotkey, &dense)?;
-        gains.push((
-            measured.own_before - measured.own_after,
-            measured.eval_before - measured.eval_after,
-        ));
-        match score(&measured, &ctx.run.scoring) {
-            Ok(s) => {
-                raw[i] = s;
-                accepted[i] = true;
-            }
-            Err(why) => rejected.push(format!("{:?}", why)),
-        }
-    }
-    cut_below_best(&mut raw, ctx.run.scoring.min_relative_score);
-    let keys: Vec<[u8; 32]> = miners.iter().map(|m| m.hotkey.0).collect();
-    let best = crate::validator::choose(ctx, &raw, &accepted, &keys);
-    let chosen: Vec<(&Delta, f64)> = best.iter().map(|&i| (&sent[i], norms[i])).collect();
-    let next = next_master(ctx, latest, &chosen)?;
+    let received: Vec<Received> = miners
+        .iter()
+        .zip(payloads)
+        .map(|(miner, payload)| {
+            let payload = payload.clone();
+            let delta = ctx.codec.decode(&payload)?;
+            let dense = ctx.dense(&delta)?;
+            Ok(Received {
+                hotkey: miner.hotkey,
+                first_seen_ms: 0,
+                got: Ok(ReceivedDelta {
+                    fetched: Fetched {
+                        bytes: payload.len() as u64,
+                        payload,
+                    },
+                    delta,
+                    dense,
+                }),
+            })
+        })
+        .collect::<Result<_, NodeError>>()?;
+    let step = last_step_norm(latest, base);
+    let judged = judge_window(ctx, &judge, &received, &[], step)?;
+    let decision = &judged.decision;
+    let gains = judged
+        .measured
+        .iter()
+        .flatten()
+        .map(|m| (m.own_before - m.own_after, m.eval_before - m.eval_after))
+        .collect();
+    let rejected = decision
+        .outcomes
+        .iter()
+        .filter_map(|o| o.as_ref().err().map(|why| format!("{why:?}")))
+        .collect();
+    let weighted: Vec<(&Delta, f32)> = decision
+        .members
+        .iter()
+        .zip(&decision.weights)
+        .map(|(&i, &w)| (&received[i].got.as_ref().expect("members decode").delta, w))
+        .collect();
+    let next = apply_aggregate(ctx, latest, &weighted)?;
     Ok((
         next,
         Judged {
-            scored: raw.iter().filter(|s| **s > 0.0).count(),
-            aggregated: best.len(),
+            scored: decision
+                .outcomes
+                .iter()
+                .filter(|o| matches!(o, Ok(s) if *s > 0.0))
+                .count(),
+            aggregated: decision.members.len(),
             rejected,
             gains,
         },

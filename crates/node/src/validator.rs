@@ -9,10 +9,9 @@ use gradient_data::Split;
 use gradient_data::pages::evaluation_pages;
 use gradient_model::{Batch, Model};
 use gradient_protocol::Timing;
-use gradient_protocol::aggregate::{
-    clipped_weights, divide_by_support, norm, outer_step, top_k, top_k_of,
-};
-use gradient_protocol::config::{Average, Include};
+use gradient_protocol::aggregate::{divide_by_support, norm, outer_step};
+use gradient_protocol::config::Average;
+use gradient_protocol::judging::{self, Decision, Gram, Plan, Planned, Submission};
 use gradient_protocol::scoring::{self, Measurement, Rejection};
 use gradient_store::{Expect, Kind, Store, StoreError, layout};
 use serde::{Deserialize, Serialize};
@@ -32,20 +31,18 @@ pub struct Candidate {
 /// A verified submission, not yet decoded.
 pub struct Fetched {
     pub payload: Bytes,
-    pub uploaded_ms: u64,
     pub bytes: u64,
 }
 
-/// Fetches a submission and checks everything short of its contents: size cap, signature, run,
-/// window, kind, base master and payload hash, then its upload time against the timestamps of
-/// the window's first block and of its deadline block.
+/// Fetches a submission and checks everything short of its contents: that it exists, its
+/// timing as this validator observed it (see [`crate::watch`]; never the Last-Modified its
+/// miner's server writes), size cap, signature, run, window, kind, base master and payload hash.
 pub async fn fetch(
     ctx: &RunContext,
     candidate: &Candidate,
     window: u64,
     base: [u8; 32],
-    start_ms: u64,
-    deadline_ms: u64,
+    observed: Timing,
 ) -> Result<Fetched, Rejection> {
     let key = layout::submission(&ctx.id, window, &candidate.hotkey);
     let stat = candidate
@@ -55,11 +52,16 @@ pub async fn fetch(
         .map_err(|e| Rejection::BadEnvelope {
             detail: e.to_string(),
         })?;
-    let Some((size, uploaded_ms)) = stat else {
+    let Some((size, _)) = stat else {
         return Err(Rejection::Missing);
     };
-    match ctx.windows.timing(uploaded_ms, start_ms, deadline_ms) {
+    match observed {
         Timing::OnTime => {}
+        Timing::Unwatched => tracing::warn!(
+            window,
+            miner = %candidate.hotkey,
+            "this validator was not watching at the deadline; the upload is taken as on time"
+        ),
         Timing::Early => return Err(Rejection::Early),
         Timing::Late => return Err(Rejection::Late),
     }
@@ -86,7 +88,6 @@ pub async fn fetch(
     }
     Ok(Fetched {
         payload: opened.payload,
-        uploaded_ms,
         bytes: size,
     })
 }
@@ -207,49 +208,6 @@ pub struct Judged {
     pub bytes: u64,
 }
 
-/// The submissions the next master is made of, best first: the run's `top_k` among those with
-/// a positive score, or among all that passed the checks (`accepted`).
-pub fn choose(
-    ctx: &RunContext,
-    scores: &[f64],
-    accepted: &[bool],
-    keys: &[[u8; 32]],
-) -> Vec<usize> {
-    let k = ctx.run.aggregation.top_k;
-    match ctx.run.aggregation.include {
-        Include::Positive => top_k(scores, keys, k),
-        Include::Accepted => top_k_of(scores, accepted, keys, k),
-    }
-}
-
-/// The weight each chosen delta is summed with, as the aggregate record lists it: `1/n` and
-/// the median-norm clip, or the clip alone where the support count divides afterwards.
-pub fn aggregation_weights(ctx: &RunContext, norms: &[f64]) -> Vec<f32> {
-    let mut weights = clipped_weights(norms);
-    if ctx.run.aggregation.average == Average::Support {
-        let n = weights.len() as f32;
-        weights.iter_mut().for_each(|w| *w *= n);
-    }
-    weights
-}
-
-/// The next master: the chosen deltas, each weighted `1/n` and clipped to the median norm,
-/// summed in the order given, then the outer Nesterov step on `latest`.
-pub fn next_master(
-    ctx: &RunContext,
-    latest: &Master,
-    chosen: &[(&Delta, f64)],
-) -> Result<Master, NodeError> {
-    let norms: Vec<f64> = chosen.iter().map(|c| c.1).collect();
-    let weights = aggregation_weights(ctx, &norms);
-    let weighted: Vec<(&Delta, f32)> = chosen
-        .iter()
-        .zip(&weights)
-        .map(|(c, &w)| (c.0, w))
-        .collect();
-    apply_aggregate(ctx, latest, &weighted)
-}
-
 /// `latest` after the outer step on the deltas summed with the weights given, in order (and
 /// divided by their support where the run says so): the part of [`next_master`] that anyone
 /// holding an aggregate record can replay.
@@ -291,4 +249,121 @@ pub fn delta_norm(dense: &[Vec<f32>]) -> f64 {
 /// Score or rejection from a measurement.
 pub fn score(ctx: &RunContext, m: &Measurement) -> Result<f64, Rejection> {
     scoring::score(m, &ctx.run.scoring)
+}
+
+/// A submission as fetched for judging: decoded, or why not.
+pub struct Received {
+    pub hotkey: AccountId,
+    /// When this validator first saw it: the upload order.
+    pub first_seen_ms: u64,
+    pub got: Result<ReceivedDelta, Rejection>,
+}
+
+/// A decoded submission.
+pub struct ReceivedDelta {
+    pub fetched: Fetched,
+    pub delta: Delta,
+    pub dense: Vec<Vec<f32>>,
+}
+
+/// A member of the previous aggregate, which this window's submissions are compared with.
+pub struct Earlier {
+    pub hotkey: AccountId,
+    pub dense: Vec<Vec<f32>>,
+}
+
+/// A window judged: the protocol's plan and decision, and what was measured.
+pub struct Judgement {
+    pub planned: Planned,
+    pub measured: Vec<Option<Measurement>>,
+    pub decision: Decision,
+}
+
+/// The norm of the last outer step, `latest - base` (0 when they are the same master): the
+/// length every delta of the window is measured at.
+pub fn last_step_norm(latest: &Master, base: &Master) -> f64 {
+    latest
+        .params
+        .iter()
+        .zip(&base.params)
+        .flat_map(|(l, b)| l.iter().zip(b))
+        .map(|(&l, &b)| ((l - b) as f64).powi(2))
+        .sum::<f64>()
+        .sqrt()
+}
+
+/// Judges a window with the protocol's rules ([`judging`]): plans, measures each planned
+/// vector on `judge`'s master, decides. `earlier` are the previous aggregate's members
+/// (hotkey, dense delta), compared with for overlap.
+pub fn judge_window(
+    ctx: &RunContext,
+    judge: &Judge,
+    received: &[Received],
+    earlier: &[Earlier],
+    last_step_norm: f64,
+) -> Result<Judgement, NodeError> {
+    let submissions: Vec<Submission> = received
+        .iter()
+        .map(|r| Submission {
+            hotkey: r.hotkey.0,
+            name: r.hotkey.to_ss58(),
+            first_seen_ms: r.first_seen_ms,
+            checked: match &r.got {
+                Ok(d) => Ok(delta_norm(&d.dense)),
+                Err(why) => Err(why.clone()),
+            },
+        })
+        .collect();
+    let vectors: Vec<Option<&[Vec<f32>]>> = earlier
+        .iter()
+        .map(|e| Some(e.dense.as_slice()))
+        .chain(
+            received
+                .iter()
+                .map(|r| r.got.as_ref().ok().map(|d| d.dense.as_slice())),
+        )
+        .collect();
+    let gram = Gram::of(earlier.len(), &vectors);
+    let earlier_keys: Vec<[u8; 32]> = earlier.iter().map(|e| e.hotkey.0).collect();
+    let planned = judging::plan(
+        &submissions,
+        &earlier_keys,
+        &gram,
+        last_step_norm,
+        &ctx.run.scoring,
+    );
+    let mut measured = Vec::with_capacity(received.len());
+    for (i, plan) in planned.plans.iter().enumerate() {
+        let Plan::Measure { scale, residual } = plan else {
+            measured.push(None);
+            continue;
+        };
+        let own = received[i].got.as_ref().expect("planned means decoded");
+        let mut vector: Vec<Vec<f32>> = own
+            .dense
+            .iter()
+            .map(|t| t.iter().map(|&x| (*scale * x as f64) as f32).collect())
+            .collect();
+        for &(k, c) in residual {
+            let other = vectors[k].expect("overlaps are decoded");
+            let c = (scale * c) as f32;
+            for (v, o) in vector.iter_mut().zip(other) {
+                v.iter_mut().zip(o).for_each(|(x, &y)| *x -= c * y);
+            }
+        }
+        let m = judge.measure(&received[i].hotkey, &vector)?;
+        measured.push(Some(m));
+    }
+    let decision = judging::decide(
+        &submissions,
+        &planned,
+        &measured,
+        &ctx.run.scoring,
+        &ctx.run.aggregation,
+    );
+    Ok(Judgement {
+        planned,
+        measured,
+        decision,
+    })
 }

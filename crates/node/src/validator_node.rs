@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -12,7 +13,7 @@ use gradient_chain::{AccountId, Metagraph, Uid};
 use gradient_data::Split;
 use gradient_data::pages::evaluation_pages;
 use gradient_model::checkpoint::write_atomic;
-use gradient_protocol::scoring::{Rejection, copies, cut_below_best, smooth, weights};
+use gradient_protocol::scoring::{Rejection, smooth, weights};
 use gradient_store::{Kind, StoreError, layout};
 use serde::{Deserialize, Serialize};
 
@@ -21,7 +22,8 @@ use crate::master::{Master, master_hash};
 use crate::network::{self, Buckets};
 use crate::peer::Peer;
 use crate::replay;
-use crate::validator::{self, Candidate, Judge};
+use crate::validator::{self, Candidate, Earlier, Judge, Received, ReceivedDelta};
+use crate::watch::{Sightings, Watcher};
 
 /// One miner's result in one window.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -67,28 +69,80 @@ struct ValidatorState {
     history: Vec<WindowSummary>,
 }
 
-/// A submission that decoded, with what judging it needs.
-struct Decoded {
-    /// Its index in the window's results.
-    result: usize,
-    uploaded_ms: u64,
-    payload: Bytes,
-    delta: gradient_codec::Delta,
-    dense: Vec<Vec<f32>>,
-    norm: f64,
-}
-
 /// An aggregate record lists at most `top_k` entries; anything bigger is not one.
 pub(crate) const MAX_AGGREGATE_BYTES: u64 = 1 << 20;
+
+/// The validator's sightings file, in its state directory.
+const SIGHTINGS: &str = "sightings.json";
+
+/// Stops the polling task when the loop ends, however it ends.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
 
 /// Validation pages every master is reported on.
 const REPORT_PAGES: usize = 4;
 
 pub struct ValidatorNode {
     pub peer: Peer,
+    buckets: Arc<Buckets>,
+    /// When this validator first saw each submission (see [`crate::watch`]).
+    sightings: Arc<Mutex<Sightings>>,
+    /// The last aggregate's members, which the next window's submissions are compared with
+    /// (not kept across a restart: the first window judged after one compares within itself).
+    previous_members: std::sync::Mutex<Vec<(AccountId, Bytes)>>,
 }
 
 impl ValidatorNode {
+    /// A validator for `peer`, with what it saw before a restart.
+    pub fn new(peer: Peer) -> Result<Self, NodeError> {
+        let sightings = Watcher::load(&peer.state_dir.join(SIGHTINGS))?;
+        Ok(Self {
+            buckets: Arc::new(Buckets::new(peer.reach)),
+            peer,
+            sightings: Arc::new(Mutex::new(sightings)),
+            previous_members: Default::default(),
+        })
+    }
+
+    fn lock_sightings(&self) -> std::sync::MutexGuard<'_, Sightings> {
+        self.sightings.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// What polls the miners' buckets while windows are open; [`ValidatorNode::run`] runs it
+    /// beside judging.
+    pub fn watcher(&self) -> Watcher {
+        Watcher {
+            ctx: self.peer.ctx.clone(),
+            chain: self.peer.chain.clone(),
+            buckets: self.buckets.clone(),
+            me: self.peer.key.account(),
+            path: self.peer.state_dir.join(SIGHTINGS),
+            sightings: self.sightings.clone(),
+        }
+    }
+
+    fn earlier_members(&self, ctx: &crate::RunContext) -> Result<Vec<Earlier>, NodeError> {
+        let members = self
+            .previous_members
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        members
+            .into_iter()
+            .map(|(hotkey, payload)| {
+                Ok(Earlier {
+                    hotkey,
+                    dense: ctx.dense(&ctx.codec.decode(&payload)?)?,
+                })
+            })
+            .collect()
+    }
+
     fn state_path(&self) -> PathBuf {
         self.peer.state_dir.join("validator.json")
     }
@@ -119,7 +173,12 @@ impl ValidatorNode {
     pub async fn run(&self, on_window: &(dyn Fn(&WindowSummary) + Sync)) -> Result<(), NodeError> {
         self.peer.join()?;
         let mut state = self.load_state()?;
-        let buckets = Buckets::default();
+        let buckets = self.buckets.clone();
+        // Polls at most a quarter of a block apart, so every block of the upload window has
+        // one (the timing rule's tolerance is one block).
+        let block_ms = self.peer.chain.params()?.block_time_ms;
+        let interval = Duration::from_millis((block_ms / 4).clamp(50, 3_000));
+        let watching = AbortOnDrop(tokio::spawn(self.watcher().run(interval)));
         loop {
             if let Some(last) = self.peer.last_window
                 && state.next_window > last
@@ -135,6 +194,11 @@ impl ValidatorNode {
             let summary = self.judge_next(&buckets, &mut state).await?;
             on_window(&summary);
             self.set_weights(&state)?;
+            if watching.0.is_finished() {
+                return Err(NodeError::Invalid(
+                    "the task polling miners' buckets stopped".into(),
+                ));
+            }
         }
     }
 
@@ -142,7 +206,8 @@ impl ValidatorNode {
     /// progress: one step of [`ValidatorNode::run`].
     pub async fn judge_once(&self) -> Result<WindowSummary, NodeError> {
         let mut state = self.load_state()?;
-        self.judge_next(&Buckets::default(), &mut state).await
+        let buckets = self.buckets.clone();
+        self.judge_next(&buckets, &mut state).await
     }
 
     async fn judge_next(
@@ -155,6 +220,7 @@ impl ValidatorNode {
         state.history.push(summary.clone());
         state.next_window = window + 1;
         self.save_state(state)?;
+        self.lock_sightings().forget_before(window + 1);
         Ok(summary)
     }
 
@@ -244,9 +310,7 @@ impl ValidatorNode {
             .master(buckets, &graph, windows.base_master(window))
             .await?;
         let latest = self.master(buckets, &graph, window).await?;
-        let params = self.peer.chain.params()?;
-        let start_ms = params.timestamp_of(windows.start(window));
-        let deadline_ms = params.timestamp_of(windows.deadline(window));
+        let sightings = self.lock_sightings().clone();
         let seed = validator::eval_seed(
             &ctx.id,
             window,
@@ -269,114 +333,79 @@ impl ValidatorNode {
                 });
             }
         }
-        let fetched = futures::future::join_all(
-            candidates
-                .iter()
-                .map(|c| validator::fetch(ctx, c, window, base.hash, start_ms, deadline_ms)),
-        )
+        let fetched = futures::future::join_all(candidates.iter().map(|c| {
+            let timing = sightings.timing(ctx, window, &c.hotkey);
+            validator::fetch(ctx, c, window, base.hash, timing)
+        }))
         .await;
 
         // Deltas are measured on the master they will be added to, not on the one they name as
         // their base: a miner that started from its base plus its own previous delta (see
         // `miner::eager_start`) made a delta for the newer master.
         let judge = tokio::task::block_in_place(|| Judge::new(ctx, &latest.master, window, seed))?;
-        let mut results: Vec<MinerResult> = Vec::new();
-        let mut decoded = Vec::new();
+        let step = validator::last_step_norm(&latest.master, &base.master);
+        let mut received = Vec::new();
         for (candidate, got) in candidates.iter().zip(fetched) {
-            let mut result = MinerResult {
-                uid: candidate.uid,
-                hotkey: candidate.hotkey,
-                score: 0.0,
-                rejection: None,
-                bytes: 0,
-                aggregated: false,
-                measurement: None,
-            };
-            match got.and_then(|f| {
-                let delta = judge.decode(&f.payload)?;
-                Ok((f, delta))
-            }) {
-                Ok((f, delta)) => {
-                    result.bytes = f.bytes;
+            let got = match got.and_then(|f| Ok((judge.decode(&f.payload)?, f))) {
+                Ok((delta, fetched)) => {
                     let dense = tokio::task::block_in_place(|| judge.dense(&delta))?;
-                    decoded.push(Decoded {
-                        result: results.len(),
-                        uploaded_ms: f.uploaded_ms,
-                        norm: validator::delta_norm(&dense),
-                        payload: f.payload,
+                    Ok(ReceivedDelta {
+                        fetched,
                         delta,
                         dense,
-                    });
+                    })
                 }
-                Err(rejection) => result.rejection = Some(rejection),
-            }
-            results.push(result);
+                Err(why) => Err(why),
+            };
+            received.push(Received {
+                hotkey: candidate.hotkey,
+                first_seen_ms: sightings.order_key(window, &candidate.hotkey),
+                got,
+            });
         }
-        // Copies: a later upload too similar to an earlier one earns nothing.
-        decoded.sort_by(|a, b| {
-            a.uploaded_ms
-                .cmp(&b.uploaded_ms)
-                .then(results[a.result].hotkey.cmp(&results[b.result].hotkey))
-        });
-        let flat: Vec<Vec<f32>> = decoded.iter().map(|d| d.dense.concat()).collect();
-        let views: Vec<&[f32]> = flat.iter().map(Vec::as_slice).collect();
-        let copy_of = copies(&views, ctx.run.scoring.copy_similarity);
-        drop(flat);
-        let mut raw = vec![0.0f64; results.len()];
-        for (d, copy_of) in decoded.iter().zip(copy_of) {
-            let i = d.result;
-            if let Some(j) = copy_of {
-                results[i].rejection = Some(Rejection::Copy {
-                    of: results[decoded[j].result].hotkey.to_ss58(),
-                });
-                continue;
-            }
-            if d.norm == 0.0 {
-                // Changes nothing, so it cannot have trained; no need to measure it.
-                results[i].rejection = Some(Rejection::NotTrained);
-                continue;
-            }
-            let hotkey = results[i].hotkey;
-            let measured = tokio::task::block_in_place(|| judge.measure(&hotkey, &d.dense))?;
-            results[i].measurement = Some(measured);
-            match validator::score(ctx, &measured) {
-                Ok(score) => raw[i] = score,
-                Err(rejection) => results[i].rejection = Some(rejection),
-            }
-        }
-        cut_below_best(&mut raw, ctx.run.scoring.min_relative_score);
-        for (result, &score) in results.iter_mut().zip(&raw) {
-            result.score = score;
-        }
+        let earlier = self.earlier_members(ctx)?;
+        let judged = tokio::task::block_in_place(|| {
+            validator::judge_window(ctx, &judge, &received, &earlier, step)
+        })?;
+        drop(earlier);
+        let decision = &judged.decision;
+        let mut results: Vec<MinerResult> = candidates
+            .iter()
+            .zip(&received)
+            .zip(decision.outcomes.iter().zip(&judged.measured))
+            .map(|((c, r), (outcome, measured))| MinerResult {
+                uid: c.uid,
+                hotkey: c.hotkey,
+                score: *outcome.as_ref().unwrap_or(&0.0),
+                rejection: outcome.as_ref().err().cloned(),
+                bytes: r.got.as_ref().map_or(0, |d| d.fetched.bytes),
+                aggregated: false,
+                measurement: *measured,
+            })
+            .collect();
 
-        // The next master from the best, in a fixed order.
-        let keys: Vec<[u8; 32]> = results.iter().map(|r| r.hotkey.0).collect();
-        let accepted: Vec<bool> = results.iter().map(|r| r.rejection.is_none()).collect();
-        let best = validator::choose(ctx, &raw, &accepted, &keys);
-        let mut chosen = Vec::new();
+        // The next master from the chosen, in the protocol's order and weights.
+        let mut weighted = Vec::new();
         let mut entries = Vec::new();
-        for &i in &best {
-            let d = decoded
-                .iter()
-                .find(|d| d.result == i)
-                .expect("scored means decoded");
-            chosen.push((&d.delta, d.norm));
+        let mut members = Vec::new();
+        for (&i, &w) in decision.members.iter().zip(&decision.weights) {
+            let d = received[i].got.as_ref().expect("members are decoded");
+            weighted.push((&d.delta, w));
             entries.push((
                 results[i].hotkey,
-                blake3::hash(&d.payload).to_hex().to_string(),
-                0.0f32,
+                blake3::hash(&d.fetched.payload).to_hex().to_string(),
+                w,
             ));
+            members.push((results[i].hotkey, d.fetched.payload.clone()));
             results[i].aggregated = true;
         }
-        let norms: Vec<f64> = chosen.iter().map(|c| c.1).collect();
-        for (entry, w) in entries
-            .iter_mut()
-            .zip(validator::aggregation_weights(ctx, &norms))
-        {
-            entry.2 = w;
-        }
-        let next =
-            tokio::task::block_in_place(|| validator::next_master(ctx, &latest.master, &chosen))?;
+        let next = tokio::task::block_in_place(|| {
+            validator::apply_aggregate(ctx, &latest.master, &weighted)
+        })?;
+        *self
+            .previous_members
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = members;
         let next_bytes = Bytes::from(next.to_bytes(&ctx.specs)?);
         let next_hash = master_hash(&next_bytes);
         let record = AggregateRecord {

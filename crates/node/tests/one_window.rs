@@ -7,10 +7,10 @@ use gradient_chain::Keypair;
 use gradient_codec::ErrorFeedback;
 use gradient_model::Device;
 use gradient_node::master::master_hash;
-use gradient_node::validator::{self, Candidate, Judge};
+use gradient_node::validator::{self, Candidate, Judge, Received, ReceivedDelta};
 use gradient_node::{Master, RunContext, miner, owner};
-use gradient_protocol::RunConfig;
-use gradient_protocol::scoring::{Rejection, copies};
+use gradient_protocol::scoring::Rejection;
+use gradient_protocol::{RunConfig, Timing};
 use gradient_store::{Expect, Kind, Location, Store, StoreConfig, layout};
 
 fn store(root: &std::path::Path) -> Store {
@@ -66,7 +66,7 @@ async fn one_window_rewards_honest_work_and_lowers_the_loss() {
     let mut honest_payload = Vec::new();
     for i in 0..2 {
         let pages = miner::pages_for(&ctx, 0, &keys[i].account()).unwrap();
-        let (delta, report) = miner::train_window(&ctx, &base, &pages, &|_| false).unwrap();
+        let (delta, report) = miner::train_window(&ctx, 0, &base, &pages, &|_| false).unwrap();
         assert!(report.last_loss < report.first_loss, "{report:?}");
         let mut feedback = ErrorFeedback::new(&ctx.codec, miner::FEEDBACK_BETA);
         let payload = miner::compress(&ctx, &mut feedback, &delta).unwrap();
@@ -137,7 +137,7 @@ async fn one_window_rewards_honest_work_and_lowers_the_loss() {
             hotkey: key.account(),
             store: store.clone(),
         };
-        let got = validator::fetch(&ctx, &candidate, 0, base_hash, 0, u64::MAX)
+        let got = validator::fetch(&ctx, &candidate, 0, base_hash, Timing::OnTime)
             .await
             .unwrap();
         fetched.push(got);
@@ -147,7 +147,7 @@ async fn one_window_rewards_honest_work_and_lowers_the_loss() {
         hotkey: keys[4].account(),
         store: stores[4].clone(),
     };
-    let refused = validator::fetch(&ctx, &wrong, 1, base_hash, 0, u64::MAX).await;
+    let refused = validator::fetch(&ctx, &wrong, 1, base_hash, Timing::OnTime).await;
     assert!(
         matches!(refused, Err(Rejection::BadEnvelope { .. })),
         "{:?}",
@@ -162,49 +162,63 @@ async fn one_window_rewards_honest_work_and_lowers_the_loss() {
         },
         0,
         base_hash,
-        0,
-        1,
+        Timing::Late,
     )
     .await;
     assert!(matches!(late, Err(Rejection::Late)));
 
     println!("{:.1}s: fetched", t0.elapsed().as_secs_f64());
-    let deltas: Vec<_> = fetched
+    // The validator's own judging (the protocol's rules), in upload order: the copy came last.
+    let received: Vec<Received> = keys
         .iter()
-        .map(|f| judge.decode(&f.payload).unwrap())
+        .zip(fetched)
+        .enumerate()
+        .map(|(i, (key, f))| {
+            let delta = judge.decode(&f.payload).unwrap();
+            let dense = judge.dense(&delta).unwrap();
+            Received {
+                hotkey: key.account(),
+                first_seen_ms: i as u64,
+                got: Ok(ReceivedDelta {
+                    fetched: f,
+                    delta,
+                    dense,
+                }),
+            }
+        })
         .collect();
-    let dense: Vec<Vec<Vec<f32>>> = deltas.iter().map(|d| judge.dense(d).unwrap()).collect();
-    let flat: Vec<Vec<f32>> = dense.iter().map(|d| d.concat()).collect();
-    let views: Vec<&[f32]> = flat.iter().map(Vec::as_slice).collect();
-    let copy_of = copies(&views, ctx.run.scoring.copy_similarity);
-    assert_eq!(copy_of, vec![None, None, None, None, Some(0)]);
-
-    println!("{:.1}s: decoded", t0.elapsed().as_secs_f64());
-    let mut scores = Vec::new();
-    for (i, key) in keys.iter().enumerate() {
-        let m = judge.measure(&key.account(), &dense[i]).unwrap();
-        let outcome = match copy_of[i] {
-            Some(j) => Err(Rejection::Copy {
-                of: names[j].to_string(),
-            }),
-            None => validator::score(&ctx, &m),
-        };
-        println!("{}: {m:?} -> {outcome:?}", names[i]);
-        scores.push(outcome.unwrap_or(0.0));
-    }
+    let judged = validator::judge_window(&ctx, &judge, &received, &[], 0.0).unwrap();
     println!("{:.1}s: measured", t0.elapsed().as_secs_f64());
-    gradient_protocol::scoring::cut_below_best(&mut scores, ctx.run.scoring.min_relative_score);
+    let outcomes = &judged.decision.outcomes;
+    for (name, (outcome, m)) in names.iter().zip(outcomes.iter().zip(&judged.measured)) {
+        println!("{name}: {m:?} -> {outcome:?}");
+    }
+    assert!(
+        matches!(outcomes[4], Err(Rejection::Copy { ref of }) if *of == keys[0].account().to_ss58()),
+        "{outcomes:?}"
+    );
+    assert_eq!(outcomes[3], Err(Rejection::NotTrained), "the zero delta");
+    let scores: Vec<f64> = outcomes
+        .iter()
+        .map(|o| *o.as_ref().unwrap_or(&0.0))
+        .collect();
     assert!(scores[0] > 0.0 && scores[1] > 0.0, "{scores:?}");
     assert_eq!(
         &scores[2..],
         &[0.0, 0.0, 0.0],
         "hostile miners earned something"
     );
+    assert_eq!(judged.decision.members.len(), 2, "{:?}", judged.decision);
+    assert!(judged.decision.members.iter().all(|&i| i < 2));
 
-    let chosen: Vec<_> = (0..2)
-        .map(|i| (&deltas[i], validator::delta_norm(&dense[i])))
+    let weighted: Vec<_> = judged
+        .decision
+        .members
+        .iter()
+        .zip(&judged.decision.weights)
+        .map(|(&i, &w)| (&received[i].got.as_ref().unwrap().delta, w))
         .collect();
-    let next = validator::next_master(&ctx, &base, &chosen).unwrap();
+    let next = validator::apply_aggregate(&ctx, &base, &weighted).unwrap();
     let before = judge.eval_before;
     let model = ctx.model_from(&next.params).unwrap();
     let pages = gradient_data::pages::evaluation_pages(
@@ -220,8 +234,10 @@ async fn one_window_rewards_honest_work_and_lowers_the_loss() {
     let after = ctx.mean_loss(&model, &eval).unwrap();
     println!("master loss {before} -> {after}");
     assert!(after < before, "{before} -> {after}");
-    // Recomputing gives the same bits.
-    let again = validator::next_master(&ctx, &base, &chosen).unwrap();
+    // Judging again gives the same verdicts, and the master the same bits.
+    let again = validator::judge_window(&ctx, &judge, &received, &[], 0.0).unwrap();
+    assert_eq!(again.decision, judged.decision);
+    let again = validator::apply_aggregate(&ctx, &base, &weighted).unwrap();
     assert_eq!(
         master_hash(&again.to_bytes(&ctx.specs).unwrap()),
         master_hash(&next.to_bytes(&ctx.specs).unwrap())

@@ -3,7 +3,6 @@
 //! the publisher's aggregate and says so; a publisher whose aggregate differs is reported. A
 //! miner replays the published aggregate into the published master, and refuses an altered one.
 
-use std::path::Path;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -15,50 +14,10 @@ use gradient_node::peer::{Held, Synced};
 use gradient_node::validator_node::{AggregateRecord, ValidatorNode};
 use gradient_node::{Peer, RunContext, miner, owner, replay};
 use gradient_protocol::RunConfig;
-use gradient_store::{BucketCommitment, Kind, Location, S3Credentials, Store, StoreConfig, layout};
+use gradient_store::{Kind, Reach, layout};
 
-const BLOCK_MS: u64 = 1000;
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
-}
-
-fn bucket(root: &Path) -> (Store, Vec<u8>) {
-    let location = Location::File {
-        root: root.to_path_buf(),
-    };
-    let store = Store::open(&location, StoreConfig::default()).unwrap();
-    let commitment = BucketCommitment::of(&location, &S3Credentials::default())
-        .unwrap()
-        .encode()
-        .unwrap();
-    (store, commitment)
-}
-
-fn peer(
-    dir: &Path,
-    name: &str,
-    ctx: &Arc<RunContext>,
-    chain: &Arc<dyn Chain>,
-    owner: &Keypair,
-) -> Peer {
-    let (store, commitment) = bucket(&dir.join("buckets").join(name));
-    Peer {
-        ctx: ctx.clone(),
-        key: Keypair::dev(name),
-        coldkey: Keypair::dev(&format!("{name}-cold")).account(),
-        chain: chain.clone(),
-        store,
-        commitment,
-        owner_store: bucket(&dir.join("owner")).0,
-        owner: owner.account(),
-        state_dir: dir.join("state").join(name),
-        last_window: None,
-    }
-}
+mod common;
+use common::{BLOCK_MS, bucket, now_ms, peer};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_validators_agree_bit_for_bit_and_a_wrong_publisher_is_reported() {
@@ -89,12 +48,8 @@ async fn two_validators_agree_bit_for_bit_and_a_wrong_publisher_is_reported() {
         .unwrap();
     let chain: Arc<dyn Chain> = Arc::new(local);
 
-    let a = ValidatorNode {
-        peer: peer(dir, "val-a", &ctx, &chain, &owner_key),
-    };
-    let b = ValidatorNode {
-        peer: peer(dir, "val-b", &ctx, &chain, &owner_key),
-    };
+    let a = ValidatorNode::new(peer(dir, "val-a", &ctx, &chain, &owner_key)).unwrap();
+    let b = ValidatorNode::new(peer(dir, "val-b", &ctx, &chain, &owner_key)).unwrap();
     let miners: Vec<Peer> = ["m1", "m2", "m3"]
         .iter()
         .map(|n| peer(dir, n, &ctx, &chain, &owner_key))
@@ -122,7 +77,7 @@ async fn two_validators_agree_bit_for_bit_and_a_wrong_publisher_is_reported() {
         let payload = if i < 2 {
             let pages = miner::pages_for(&ctx, 0, &m.key.account()).unwrap();
             let (delta, _) =
-                miner::train_window(&ctx, &genesis.master, &pages, &|r| r.steps >= 8).unwrap();
+                miner::train_window(&ctx, 0, &genesis.master, &pages, &|r| r.steps >= 8).unwrap();
             let mut feedback = ErrorFeedback::new(&ctx.codec, miner::FEEDBACK_BETA);
             miner::compress(&ctx, &mut feedback, &delta).unwrap()
         } else {
@@ -187,7 +142,7 @@ async fn two_validators_agree_bit_for_bit_and_a_wrong_publisher_is_reported() {
     assert_eq!(judged_b.publisher_agrees, Some(false));
     // A miner holding master 1 does not take master 2 from that record: the replay fails its
     // hash check, and no master 2 was published to download instead.
-    let buckets = Buckets::default();
+    let buckets = Buckets::new(Reach::Local);
     let master_1 = miners[0]
         .master(&buckets, &chain.metagraph().unwrap(), 1)
         .await
@@ -219,7 +174,7 @@ async fn replayed_aggregates_give_the_published_master(
     publisher: &ValidatorNode,
     genesis: &gradient_node::network::Fetched,
 ) {
-    let buckets = Buckets::default();
+    let buckets = Buckets::new(Reach::Local);
     let graph = chain.metagraph().unwrap();
     let held = Held {
         index: 0,

@@ -60,9 +60,31 @@ pub struct MinerSpec {
     pub inner_steps: u64,
     pub batch_size: usize,
     pub lr: f64,
+    /// The inner rate of window w follows a cosine over this many windows, from `lr` down to
+    /// a tenth of it, and stays there (0: `lr` in every window). One machine anneals its rate
+    /// over the run; a network that never does ends where the constant rate's noise lets it.
+    /// Left out of the config when 0.
+    #[serde(default, skip_serializing_if = "is_zero_u64")]
+    pub lr_decay_windows: u64,
     pub warmup_steps: u64,
     pub weight_decay: f64,
     pub grad_clip: f64,
+}
+
+impl MinerSpec {
+    /// The floor of the window schedule, as a fraction of `lr`.
+    pub const MIN_LR_RATIO: f64 = 0.1;
+
+    /// The inner rate after warmup in `window`: the run's cosine taken at the window's middle,
+    /// so the rates of a run's windows average to the cosine's mean.
+    pub fn lr_in_window(&self, window: u64) -> f64 {
+        if self.lr_decay_windows == 0 {
+            return self.lr;
+        }
+        let progress = ((window as f64 + 0.5) / self.lr_decay_windows as f64).min(1.0);
+        let min = self.lr * Self::MIN_LR_RATIO;
+        min + 0.5 * (self.lr - min) * (1.0 + (std::f64::consts::PI * progress).cos())
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -90,6 +112,12 @@ pub struct ScoringSpec {
     pub delta_weight: f64,
     /// Cosine similarity above which a later submission is a copy of an earlier one.
     pub copy_similarity: f64,
+    /// Cosine similarity above which a later submission is judged only on what an earlier delta
+    /// does not explain (see `judging`), and is not aggregated. Above what honest deltas of
+    /// a window share (`gradient bench quality` prints the largest cosine). Left out when 1
+    /// (off).
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub overlap_similarity: f64,
     /// Weight of a new score in the moving average over windows.
     pub score_ema: f64,
     /// A submission scoring below this fraction of the window's best earns nothing and is not
@@ -121,9 +149,10 @@ pub enum Include {
     /// Only those with a positive score (after the cut below the best).
     #[default]
     Positive,
-    /// Every submission that passed the checks, best score first, even one whose delta alone
-    /// did not lower the loss: a miner's delta alone overshoots where the mean of several
-    /// does not, and scores are paid, not aggregated.
+    /// Every submission that passed the checks and lowered the loss on its own pages, best
+    /// score first, even one cut below the best or one that alone did not lower the
+    /// evaluation loss: scores are paid, not aggregated. (Noise measured at the step's length
+    /// can pass the own-page check by chance, but it raises the loss on its own pages.)
     Accepted,
 }
 
@@ -151,6 +180,10 @@ fn one() -> f64 {
 
 fn is_one(x: &f64) -> bool {
     *x == 1.0
+}
+
+fn is_zero_u64(n: &u64) -> bool {
+    *n == 0
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -200,6 +233,7 @@ impl RunConfig {
                 inner_steps: 10_000,
                 batch_size: 4,
                 lr: 3e-3,
+                lr_decay_windows: 0,
                 warmup_steps: 5,
                 weight_decay: 0.1,
                 grad_clip: 1.0,
@@ -217,6 +251,7 @@ impl RunConfig {
                 delta_weight: 1.0 / 3.0,
                 min_own_advantage: 0.0,
                 copy_similarity: 0.9,
+                overlap_similarity: 1.0,
                 score_ema: 0.5,
                 min_relative_score: 0.2,
             },
@@ -288,6 +323,9 @@ impl RunConfig {
         if !(-1.0..=1.0).contains(&self.scoring.copy_similarity) {
             return bad("scoring.copy_similarity must be a cosine, in [-1, 1]");
         }
+        if !(-1.0..=1.0).contains(&self.scoring.overlap_similarity) {
+            return bad("scoring.overlap_similarity must be a cosine, in [-1, 1]");
+        }
         if self.aggregation.top_k == 0 {
             return bad("aggregation.top_k must be positive");
         }
@@ -317,6 +355,29 @@ mod tests {
         let mut other = config.clone();
         other.seed += 1;
         assert_ne!(other.id(), config.id());
+    }
+
+    #[test]
+    fn inner_rate_anneals_over_the_run_then_holds() {
+        let mut miner = RunConfig::devnet(0).miner;
+        assert_eq!(miner.lr_in_window(0), miner.lr);
+        assert_eq!(miner.lr_in_window(1_000), miner.lr);
+        miner.lr_decay_windows = 6;
+        let rates: Vec<f64> = (0..8).map(|w| miner.lr_in_window(w)).collect();
+        assert!(
+            rates[0] < miner.lr && rates[0] > 0.98 * miner.lr,
+            "{rates:?}"
+        );
+        assert!(rates.windows(2).take(5).all(|r| r[1] < r[0]), "{rates:?}");
+        let floor = miner.lr * MinerSpec::MIN_LR_RATIO;
+        assert!(rates[5] > floor && rates[5] < 1.2 * floor, "{rates:?}");
+        assert_eq!(rates[6], floor);
+        assert_eq!(rates[7], floor);
+        // Symmetric about the run's middle: the mean rate is the cosine's.
+        let mean = rates[..6].iter().sum::<f64>() / 6.0;
+        assert!((mean - (miner.lr + floor) / 2.0).abs() < 1e-12, "{mean}");
+        // Left out of the config when 0, so runs written before it keep their id.
+        assert!(!RunConfig::devnet(0).to_toml().contains("lr_decay_windows"));
     }
 
     #[test]

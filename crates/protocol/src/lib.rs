@@ -16,6 +16,7 @@
 pub mod aggregate;
 pub mod config;
 pub mod error;
+pub mod judging;
 pub mod scoring;
 pub mod window;
 

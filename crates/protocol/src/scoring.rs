@@ -113,14 +113,6 @@ pub fn cosine(a: &[f32], b: &[f32]) -> f64 {
     dot / (na.sqrt() * nb.sqrt())
 }
 
-/// For submissions in upload order (earliest first, ties by the caller's stable order), the
-/// index of an earlier one each copies, if any.
-pub fn copies(deltas: &[&[f32]], threshold: f64) -> Vec<Option<usize>> {
-    (0..deltas.len())
-        .map(|i| (0..i).find(|&j| cosine(deltas[i], deltas[j]) > threshold))
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -174,14 +166,5 @@ mod tests {
         assert_eq!(weights(&[0.0, 0.0]), vec![0.0, 0.0]);
         assert_eq!(smooth(None, 1.0, 0.5), 0.5);
         assert_eq!(smooth(Some(0.5), 0.0, 0.5), 0.25);
-    }
-
-    #[test]
-    fn later_near_duplicates_are_copies() {
-        let a = [1.0f32, 2.0, 3.0, 0.0];
-        let b = [1.0f32, 2.0, 3.01, 0.0];
-        let c = [-3.0f32, 0.5, 0.0, 1.0];
-        assert_eq!(copies(&[&a, &c, &b], 0.9), vec![None, None, Some(0)]);
-        assert_eq!(cosine(&a, &[0.0; 4]), 0.0);
     }
 }

@@ -1,5 +1,6 @@
 //! Windows: fixed runs of blocks. In window `w` miners train and upload; after it closes
-//! validators judge what arrived, by block timestamps, never by clocks a miner controls.
+//! validators judge what arrived, by what they saw themselves while the window was open, never
+//! by a time a miner's server writes.
 
 use crate::config::WindowSpec;
 
@@ -20,14 +21,17 @@ impl From<&WindowSpec> for Windows {
     }
 }
 
-/// Why a submission's upload time is refused.
+/// Where an upload falls, by a validator's own observations.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Timing {
     OnTime,
-    /// Uploaded before its window began: it cannot have been trained on that window's master.
+    /// Seen before its window began: it cannot have been trained on that window's pages.
     Early,
-    /// Uploaded after the window's deadline.
+    /// Not there when the deadline passed.
     Late,
+    /// The validator was not watching when the deadline passed (it was down), so it cannot
+    /// tell; the upload is taken as on time rather than an honest miner paying for it.
+    Unwatched,
 }
 
 impl Windows {
@@ -52,16 +56,31 @@ impl Windows {
         self.end(window) + self.upload_grace_blocks
     }
 
-    /// Judges an upload time against the timestamps of the window's first block and of its
-    /// deadline block.
-    pub fn timing(&self, uploaded_ms: u64, start_ms: u64, deadline_ms: u64) -> Timing {
-        if uploaded_ms < start_ms {
-            Timing::Early
-        } else if uploaded_ms >= deadline_ms {
-            Timing::Late
-        } else {
-            Timing::OnTime
+    /// Places an upload by what a validator saw while polling: `seen_at`, the head block of
+    /// the poll that first found it; `watched_through`, the head block of its last poll of the
+    /// window. A poll at head `h` means block `h` exists, so its time has passed. Tolerance: one
+    /// block, so an upload first found by the poll at the deadline block is on time (polls are
+    /// at most half a block apart).
+    pub fn observed(
+        &self,
+        window: u64,
+        seen_at: Option<u64>,
+        watched_through: Option<u64>,
+    ) -> Timing {
+        let deadline = self.deadline(window);
+        match seen_at {
+            Some(block) if block < self.start(window) => Timing::Early,
+            Some(block) if block <= deadline => Timing::OnTime,
+            Some(_) => Timing::Late,
+            None if watched_through.is_some_and(|h| h >= deadline) => Timing::Late,
+            None => Timing::Unwatched,
         }
+    }
+
+    /// The head blocks at which a validator polls for `window`'s submissions: from the block
+    /// before it starts (to see early ones) to the one after its deadline.
+    pub fn watching(&self, window: u64, head: u64) -> bool {
+        head + 1 >= self.start(window) && head <= self.deadline(window) + 1
     }
 
     /// The master a window's miners train from. Miners build on the master of two windows
@@ -104,8 +123,18 @@ mod tests {
             (w.base_master(0), w.base_master(1), w.base_master(5)),
             (0, 0, 4)
         );
-        assert_eq!(w.timing(5, 10, 20), Timing::Early);
-        assert_eq!(w.timing(10, 10, 20), Timing::OnTime);
-        assert_eq!(w.timing(20, 10, 20), Timing::Late);
+        // Window 1 starts at 110, its deadline is 122.
+        assert_eq!(w.observed(1, Some(109), None), Timing::Early);
+        assert_eq!(w.observed(1, Some(110), Some(123)), Timing::OnTime);
+        assert_eq!(w.observed(1, Some(122), Some(122)), Timing::OnTime);
+        assert_eq!(w.observed(1, Some(123), Some(123)), Timing::Late);
+        // Not seen by a poll at the deadline: it came after.
+        assert_eq!(w.observed(1, None, Some(122)), Timing::Late);
+        // The validator stopped watching before the deadline, or never watched.
+        assert_eq!(w.observed(1, None, Some(121)), Timing::Unwatched);
+        assert_eq!(w.observed(1, None, None), Timing::Unwatched);
+        assert!(!w.watching(1, 108));
+        assert!(w.watching(1, 109) && w.watching(1, 123));
+        assert!(!w.watching(1, 124));
     }
 }

@@ -24,10 +24,12 @@ pub mod envelope;
 pub mod error;
 pub mod layout;
 pub mod location;
+pub mod reach;
 pub mod store;
 
 pub use commitment::BucketCommitment;
 pub use envelope::{Expect, HEADER_LEN, Hash, Header, Kind};
 pub use error::{EnvelopeError, StoreError};
 pub use location::{Location, S3Credentials};
+pub use reach::Reach;
 pub use store::{Listed, Opened, Store, StoreConfig};

@@ -1,0 +1,52 @@
+//! What the node tests share: file buckets, and peers on one chain.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use gradient_chain::{Chain, Keypair};
+use gradient_node::{Peer, RunContext};
+use gradient_store::{BucketCommitment, Location, Reach, S3Credentials, Store, StoreConfig};
+
+pub const BLOCK_MS: u64 = 1000;
+
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+pub fn bucket(root: &Path) -> (Store, Vec<u8>) {
+    let location = Location::File {
+        root: root.to_path_buf(),
+    };
+    let store = Store::open(&location, StoreConfig::default()).unwrap();
+    let commitment = BucketCommitment::of(&location, &S3Credentials::default())
+        .unwrap()
+        .encode()
+        .unwrap();
+    (store, commitment)
+}
+
+pub fn peer(
+    dir: &Path,
+    name: &str,
+    ctx: &Arc<RunContext>,
+    chain: &Arc<dyn Chain>,
+    owner: &Keypair,
+) -> Peer {
+    let (store, commitment) = bucket(&dir.join("buckets").join(name));
+    Peer {
+        ctx: ctx.clone(),
+        key: Keypair::dev(name),
+        coldkey: Keypair::dev(&format!("{name}-cold")).account(),
+        chain: chain.clone(),
+        store,
+        commitment,
+        owner_store: bucket(&dir.join("owner")).0,
+        owner: owner.account(),
+        state_dir: dir.join("state").join(name),
+        last_window: None,
+        reach: Reach::Local,
+    }
+}

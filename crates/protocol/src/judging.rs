@@ -1,0 +1,548 @@
+//! Judging a window as one pure step: from what a validator fetched and measured, every
+//! verdict, score and the aggregate's members. A validator does only I/O around it:
+//!
+//! 1. [`plan`]: from each submission's checks, upload order and the dot products of the
+//!    decoded deltas, which to measure, on what vector (the delta, or the part of it no
+//!    earlier delta explains) and at what length.
+//! 2. The validator measures each planned vector (`scale x (delta - sum c_k delta_k)` added at
+//!    `delta_weight` to the master) on the evaluation pages and the miner's own pages.
+//! 3. [`decide`]: scores from the measurements (the own-page check, the cut below the best),
+//!    then the submissions the next master is made of and their weights.
+//!
+//! Why the rules are these (docs/protocol.md has the threat table):
+//! - A delta is measured at a length no miner of the window controls: the length of the last
+//!   outer step (the norm of master w minus master w-1). A miner that multiplies its delta by
+//!   any factor is measured on the same vector, so inflating pays nothing (and shrinking
+//!   nothing either). Only the first window, with no outer step yet, uses the median norm of
+//!   its submissions.
+//! - A later upload that overlaps an earlier delta (cosine above `overlap_similarity`, with a
+//!   submission seen earlier in the window or a member of the previous aggregate) is judged
+//!   only on its residual: the projection on those earlier deltas is removed before measuring,
+//!   and the residual keeps the scale of the whole, so the part taken from others earns nothing.
+//!   Such a submission is never aggregated (its earlier part is in the master already or will
+//!   be). Above `copy_similarity` it is a copy and earns nothing.
+//! - Upload order is the order in which the validator first saw each submission, never a time a
+//!   miner's server writes.
+
+use crate::aggregate::{clipped_weights, top_k, top_k_of};
+use crate::config::{AggregationSpec, Average, Include, ScoringSpec};
+use crate::scoring::{Measurement, Rejection, cut_below_best, score};
+
+/// One miner's submission as the validator found it, before measuring.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Submission {
+    pub hotkey: [u8; 32],
+    /// How verdicts name the miner (its ss58 address).
+    pub name: String,
+    /// When this validator first saw it (its own clock): the upload order.
+    pub first_seen_ms: u64,
+    /// The checks' verdict (envelope, timing, decoding); for a decoded delta, its L2 norm.
+    pub checked: Result<f64, Rejection>,
+}
+
+/// Dot products between deltas, accumulated in f64: the previous aggregate's members first
+/// (`earlier` of them), then the window's submissions in their given order. Entries of
+/// submissions that did not decode are never read.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Gram {
+    pub earlier: usize,
+    size: usize,
+    values: Vec<f64>,
+}
+
+impl Gram {
+    /// Dot products of `deltas` (each a list of tensors; `None` for one that did not decode),
+    /// in a fixed order so every validator gets the same bits.
+    pub fn of(earlier: usize, deltas: &[Option<&[Vec<f32>]>]) -> Gram {
+        let size = deltas.len();
+        let mut values = vec![0.0; size * size];
+        for a in 0..size {
+            for b in a..size {
+                let (Some(x), Some(y)) = (deltas[a], deltas[b]) else {
+                    continue;
+                };
+                let mut dot = 0.0f64;
+                for (s, t) in x.iter().zip(y) {
+                    for (&u, &v) in s.iter().zip(t) {
+                        dot += u as f64 * v as f64;
+                    }
+                }
+                values[a * size + b] = dot;
+                values[b * size + a] = dot;
+            }
+        }
+        Gram {
+            earlier,
+            size,
+            values,
+        }
+    }
+
+    /// `<delta a, delta b>` over earlier ++ submissions.
+    pub fn dot(&self, a: usize, b: usize) -> f64 {
+        self.values[a * self.size + b]
+    }
+
+    fn cosine(&self, a: usize, b: usize) -> f64 {
+        let den = (self.dot(a, a) * self.dot(b, b)).sqrt();
+        if den > 0.0 { self.dot(a, b) / den } else { 0.0 }
+    }
+}
+
+/// What to do with one submission.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Plan {
+    Refused(Rejection),
+    /// Measure `scale x (delta - sum coefficient x earlier delta)`; the earlier deltas are
+    /// indices into the [`Gram`] (earlier ++ submissions). Only one without such a residual
+    /// may be aggregated.
+    Measure {
+        scale: f64,
+        residual: Vec<(usize, f64)>,
+    },
+}
+
+impl Plan {
+    pub fn aggregable(&self) -> bool {
+        matches!(self, Plan::Measure { residual, .. } if residual.is_empty())
+    }
+}
+
+/// The plan of a window: one [`Plan`] per submission, in the given order.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Planned {
+    /// The length every delta is measured at (before `delta_weight`).
+    pub step_norm: f64,
+    pub plans: Vec<Plan>,
+}
+
+/// The window's verdicts.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Decision {
+    /// Per submission, its score (after the cut below the best) or why it earns nothing.
+    pub outcomes: Vec<Result<f64, Rejection>>,
+    /// The submissions the next master is made of, best first, and the weight each is
+    /// summed with (the median-norm clip and `1/n`).
+    pub members: Vec<usize>,
+    pub weights: Vec<f32>,
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    if values.is_empty() {
+        return 0.0;
+    }
+    values.sort_by(f64::total_cmp);
+    values[(values.len() - 1) / 2]
+}
+
+/// Submissions in upload order: first seen first, ties by hotkey.
+pub fn upload_order(submissions: &[Submission]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..submissions.len()).collect();
+    order.sort_by(|&a, &b| {
+        let (x, y) = (&submissions[a], &submissions[b]);
+        x.first_seen_ms
+            .cmp(&y.first_seen_ms)
+            .then(x.hotkey.cmp(&y.hotkey))
+    });
+    order
+}
+
+/// Step 1: what to measure. `earlier` are the hotkeys of the previous aggregate's members (the
+/// first deltas of `gram`; a miner's own earlier delta is not held against it: it may start
+/// from it). `last_step_norm` is the norm of master w minus master w-1 (0 when there is none
+/// yet).
+pub fn plan(
+    submissions: &[Submission],
+    earlier: &[[u8; 32]],
+    gram: &Gram,
+    last_step_norm: f64,
+    spec: &ScoringSpec,
+) -> Planned {
+    let e = gram.earlier;
+    assert_eq!(e, earlier.len(), "the gram starts with the earlier deltas");
+    let mut plans: Vec<Option<Plan>> = vec![None; submissions.len()];
+    let mut seen: Vec<usize> = (0..e).collect();
+    for i in upload_order(submissions) {
+        let norm = match &submissions[i].checked {
+            Err(why) => {
+                plans[i] = Some(Plan::Refused(why.clone()));
+                continue;
+            }
+            Ok(norm) => *norm,
+        };
+        let me = e + i;
+        if !norm.is_finite() {
+            plans[i] = Some(Plan::Refused(Rejection::NonFinite));
+            continue;
+        }
+        let mine = submissions[i].hotkey;
+        let similar: Vec<(usize, f64)> = seen
+            .iter()
+            .filter(|&&j| j >= e || earlier[j] != mine)
+            .map(|&j| (j, gram.cosine(me, j)))
+            .collect();
+        seen.push(me);
+        if norm == 0.0 {
+            // Changes nothing, so it cannot have trained.
+            plans[i] = Some(Plan::Refused(Rejection::NotTrained));
+            continue;
+        }
+        if let Some(&(j, _)) = similar.iter().find(|(_, c)| *c > spec.copy_similarity) {
+            let of = if j < e {
+                format!("member {j} of the previous aggregate")
+            } else {
+                submissions[j - e].name.clone()
+            };
+            plans[i] = Some(Plan::Refused(Rejection::Copy { of }));
+            continue;
+        }
+        let overlapping: Vec<usize> = similar
+            .iter()
+            .filter(|(_, c)| *c > spec.overlap_similarity)
+            .map(|&(j, _)| j)
+            .collect();
+        plans[i] = Some(Plan::Measure {
+            scale: 1.0 / norm,
+            residual: projection(gram, me, &overlapping),
+        });
+    }
+    let step_norm = if last_step_norm > 0.0 && last_step_norm.is_finite() {
+        last_step_norm
+    } else {
+        median(
+            plans
+                .iter()
+                .zip(submissions)
+                .filter(|(p, _)| matches!(p, Some(Plan::Measure { .. })))
+                .filter_map(|(_, s)| s.checked.as_ref().ok().copied())
+                .collect(),
+        )
+    };
+    let plans = plans
+        .into_iter()
+        .map(|p| match p.expect("every submission planned") {
+            Plan::Measure { scale, residual } => Plan::Measure {
+                scale: scale * step_norm,
+                residual,
+            },
+            refused => refused,
+        })
+        .collect();
+    Planned { step_norm, plans }
+}
+
+/// Coefficients `c` with `delta_me - sum c_k delta_k` orthogonal to every delta in `onto`
+/// (Gram-Schmidt on dot products, in the given order; a delta the earlier ones already span is
+/// skipped).
+fn projection(gram: &Gram, me: usize, onto: &[usize]) -> Vec<(usize, f64)> {
+    // Orthonormal basis vectors, each as coefficients over `onto`.
+    let mut basis: Vec<Vec<f64>> = Vec::new();
+    let dot_combo = |a: &[f64], b: &[f64]| -> f64 {
+        let mut s = 0.0;
+        for (x, &j) in a.iter().zip(onto) {
+            for (y, &k) in b.iter().zip(onto) {
+                s += x * y * gram.dot(j, k);
+            }
+        }
+        s
+    };
+    for (n, &j) in onto.iter().enumerate() {
+        let mut v = vec![0.0; onto.len()];
+        v[n] = 1.0;
+        for q in &basis {
+            let along = dot_combo(&v, q);
+            v.iter_mut().zip(q).for_each(|(x, y)| *x -= along * y);
+        }
+        let length = dot_combo(&v, &v);
+        if length <= 1e-12 * gram.dot(j, j) || length <= 0.0 {
+            continue;
+        }
+        let inv = 1.0 / length.sqrt();
+        v.iter_mut().for_each(|x| *x *= inv);
+        basis.push(v);
+    }
+    let mut coefficients = vec![0.0; onto.len()];
+    for q in &basis {
+        let along: f64 = q.iter().zip(onto).map(|(x, &k)| x * gram.dot(me, k)).sum();
+        coefficients
+            .iter_mut()
+            .zip(q)
+            .for_each(|(c, y)| *c += along * y);
+    }
+    onto.iter().copied().zip(coefficients).collect()
+}
+
+/// Step 3: scores, then the aggregate. `measured[i]` is the measurement of plan `i`'s vector
+/// (`None` for a refused one); `norms` are the submissions' norms for the aggregate's clip.
+pub fn decide(
+    submissions: &[Submission],
+    planned: &Planned,
+    measured: &[Option<Measurement>],
+    scoring: &ScoringSpec,
+    aggregation: &AggregationSpec,
+) -> Decision {
+    let mut outcomes: Vec<Result<f64, Rejection>> = planned
+        .plans
+        .iter()
+        .zip(measured)
+        .map(|(plan, m)| match (plan, m) {
+            (Plan::Refused(why), _) => Err(why.clone()),
+            (Plan::Measure { .. }, Some(m)) => score(m, scoring),
+            (Plan::Measure { .. }, None) => Err(Rejection::NonFinite),
+        })
+        .collect();
+    let mut raw: Vec<f64> = outcomes
+        .iter()
+        .map(|o| *o.as_ref().unwrap_or(&0.0))
+        .collect();
+    // Honest work lowers the loss on the pages it trained on, by far; noise at the step's
+    // length raises it (and can pass the own-page check by chance).
+    let gained: Vec<bool> = measured
+        .iter()
+        .map(|m| m.is_some_and(|m| m.own_before - m.own_after > 0.0))
+        .collect();
+    cut_below_best(&mut raw, scoring.min_relative_score);
+    for (o, &s) in outcomes.iter_mut().zip(&raw) {
+        if let Ok(score) = o {
+            *score = s;
+        }
+    }
+    let keys: Vec<[u8; 32]> = submissions.iter().map(|s| s.hotkey).collect();
+    let aggregable: Vec<bool> = planned
+        .plans
+        .iter()
+        .zip(&outcomes)
+        .zip(&gained)
+        .map(|((p, o), &gained)| p.aggregable() && o.is_ok() && gained)
+        .collect();
+    let members = match aggregation.include {
+        Include::Positive => {
+            let eligible: Vec<f64> = raw
+                .iter()
+                .zip(&aggregable)
+                .map(|(&s, &a)| if a { s } else { 0.0 })
+                .collect();
+            top_k(&eligible, &keys, aggregation.top_k)
+        }
+        Include::Accepted => top_k_of(&raw, &aggregable, &keys, aggregation.top_k),
+    };
+    let norms: Vec<f64> = members
+        .iter()
+        .map(|&i| *submissions[i].checked.as_ref().unwrap_or(&0.0))
+        .collect();
+    let mut weights = clipped_weights(&norms);
+    if aggregation.average == Average::Support {
+        // The support count divides afterwards, per coordinate.
+        let n = weights.len() as f32;
+        weights.iter_mut().for_each(|w| *w *= n);
+    }
+    Decision {
+        outcomes,
+        members,
+        weights,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::RunConfig;
+
+    fn submission(key: u8, seen: u64, delta: Option<&[Vec<f32>]>) -> Submission {
+        let norm = delta.map(|d| {
+            d.iter()
+                .flatten()
+                .map(|&x| (x as f64).powi(2))
+                .sum::<f64>()
+                .sqrt()
+        });
+        Submission {
+            hotkey: [key; 32],
+            name: format!("miner {key}"),
+            first_seen_ms: seen,
+            checked: norm.ok_or(Rejection::Late),
+        }
+    }
+
+    fn planned(deltas: &[Option<Vec<Vec<f32>>>], seen: &[u64], spec: &ScoringSpec) -> Planned {
+        let views: Vec<Option<&[Vec<f32>]>> = deltas.iter().map(|d| d.as_deref()).collect();
+        let subs: Vec<Submission> = views
+            .iter()
+            .zip(seen)
+            .enumerate()
+            .map(|(i, (d, &s))| submission(i as u8, s, *d))
+            .collect();
+        plan(&subs, &[], &Gram::of(0, &views), 2.0, spec)
+    }
+
+    fn spec() -> ScoringSpec {
+        let mut spec = RunConfig::devnet(0).scoring;
+        spec.overlap_similarity = 0.8;
+        spec
+    }
+
+    #[test]
+    fn a_delta_is_measured_at_the_same_vector_whatever_its_scale() {
+        let a = vec![vec![1.0f32, 2.0, -1.0], vec![0.5]];
+        let b = vec![vec![-1.0f32, 0.5, 2.0], vec![1.0]];
+        for k in [0.5f32, 2.0, 10.0, 1e-3] {
+            let scaled: Vec<Vec<f32>> = b
+                .iter()
+                .map(|t| t.iter().map(|x| x * k).collect())
+                .collect();
+            let one = planned(&[Some(a.clone()), Some(b.clone())], &[1, 2], &spec());
+            let many = planned(&[Some(a.clone()), Some(scaled)], &[1, 2], &spec());
+            let (Plan::Measure { scale: s1, .. }, Plan::Measure { scale: sk, .. }) =
+                (&one.plans[1], &many.plans[1])
+            else {
+                panic!("{one:?} {many:?}");
+            };
+            // scale x delta is the same vector: the delta's direction at the step's length.
+            assert!((s1 - sk * k as f64).abs() < 1e-9 * s1, "{k}: {s1} vs {sk}");
+            assert_eq!(one.step_norm, 2.0);
+        }
+    }
+
+    #[test]
+    fn the_later_upload_is_the_copy_whatever_its_index() {
+        let a = vec![vec![1.0f32, 2.0, -1.0, 0.3]];
+        let copy = vec![vec![1.01f32, 2.0, -1.0, 0.3]];
+        let p = planned(&[Some(copy), Some(a)], &[20, 10], &spec());
+        assert!(matches!(&p.plans[0], Plan::Refused(Rejection::Copy { of }) if of == "miner 1"));
+        assert!(p.plans[1].aggregable());
+    }
+
+    #[test]
+    fn an_overlapping_later_upload_is_measured_on_its_residual_and_not_aggregated() {
+        let a = vec![vec![1.0f32, 0.0, 0.0, 1.0]];
+        let own = [vec![0.0f32, 1.0, 0.0, 0.2]];
+        // own + a: cosine 0.84 with a, above the overlap threshold and below a copy's.
+        let mixed: Vec<Vec<f32>> = vec![own[0].iter().zip(&a[0]).map(|(x, y)| x + y).collect()];
+        let deltas = [Some(a.clone()), Some(mixed.clone())];
+        let p = planned(&deltas, &[1, 2], &spec());
+        let Plan::Measure { scale, residual } = &p.plans[1] else {
+            panic!("{p:?}");
+        };
+        assert!(!p.plans[1].aggregable());
+        assert_eq!(residual.len(), 1);
+        // The residual is orthogonal to the earlier delta, and is exactly the own part's
+        // component orthogonal to it.
+        let r: Vec<f32> = mixed[0]
+            .iter()
+            .zip(&a[0])
+            .map(|(m, x)| m - residual[0].1 as f32 * x)
+            .collect();
+        let dot: f32 = r.iter().zip(&a[0]).map(|(x, y)| x * y).sum();
+        assert!(dot.abs() < 1e-5, "{dot}");
+        let norm_mixed = (mixed[0].iter().map(|x| x * x).sum::<f32>()).sqrt() as f64;
+        assert!((scale - 2.0 / norm_mixed).abs() < 1e-6, "{scale}");
+        // The earlier upload is untouched.
+        assert_eq!(
+            p.plans[0],
+            Plan::Measure {
+                scale: 2.0 / 2f64.sqrt(),
+                residual: vec![]
+            }
+        );
+    }
+
+    #[test]
+    fn a_miners_own_earlier_delta_is_not_held_against_it() {
+        let before = vec![vec![1.0f32, 0.0, 0.0, 1.0]];
+        let now = vec![vec![1.0f32, 0.1, 0.0, 0.9]];
+        let views: Vec<Option<&[Vec<f32>]>> = vec![Some(&before), Some(&now)];
+        let gram = Gram::of(1, &views);
+        let mine = submission(7, 1, Some(&now));
+        let p = plan(std::slice::from_ref(&mine), &[[7; 32]], &gram, 1.0, &spec());
+        assert!(p.plans[0].aggregable(), "{p:?}");
+        let p = plan(&[mine], &[[8; 32]], &gram, 1.0, &spec());
+        assert!(
+            matches!(&p.plans[0], Plan::Refused(Rejection::Copy { of }) if of.contains("previous aggregate")),
+            "{p:?}"
+        );
+    }
+
+    #[test]
+    fn refusals_pass_through_and_the_first_window_measures_at_the_median_norm() {
+        let zero = vec![vec![0.0f32; 3]];
+        let small = vec![vec![3.0f32, 0.0, 0.0]];
+        let large = vec![vec![0.0f32, 40.0, 0.0]];
+        let mid = vec![vec![0.0f32, 0.0, 5.0]];
+        let deltas = [None, Some(zero), Some(small), Some(large), Some(mid)];
+        let views: Vec<Option<&[Vec<f32>]>> = deltas.iter().map(|d| d.as_deref()).collect();
+        let subs: Vec<Submission> = views
+            .iter()
+            .enumerate()
+            .map(|(i, d)| submission(i as u8, i as u64, *d))
+            .collect();
+        let p = plan(&subs, &[], &Gram::of(0, &views), 0.0, &spec());
+        assert_eq!(p.plans[0], Plan::Refused(Rejection::Late));
+        assert_eq!(p.plans[1], Plan::Refused(Rejection::NotTrained));
+        assert_eq!(p.step_norm, 5.0);
+        let Plan::Measure { scale, .. } = p.plans[3] else {
+            panic!()
+        };
+        assert!((scale * 40.0 - 5.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn decide_scores_cuts_and_aggregates_only_clean_submissions() {
+        let spec = spec();
+        let mut run = RunConfig::devnet(0);
+        run.aggregation.top_k = 3;
+        let subs: Vec<Submission> = (0..5)
+            .map(|i| Submission {
+                hotkey: [i; 32],
+                name: format!("m{i}"),
+                first_seen_ms: i as u64,
+                checked: Ok(1.0 + i as f64),
+            })
+            .collect();
+        let measure = Plan::Measure {
+            scale: 1.0,
+            residual: vec![],
+        };
+        let planned = Planned {
+            step_norm: 1.0,
+            plans: vec![
+                measure.clone(),
+                Plan::Measure {
+                    scale: 1.0,
+                    residual: vec![(0, 0.5)],
+                },
+                measure.clone(),
+                Plan::Refused(Rejection::Late),
+                measure.clone(),
+            ],
+        };
+        let m = |eval_gain: f64, own_gain: f64| Measurement {
+            eval_before: 5.0,
+            eval_after: 5.0 - eval_gain,
+            own_before: 5.0,
+            own_after: 5.0 - own_gain,
+        };
+        let measured = [
+            Some(m(0.2, 0.5)),
+            Some(m(0.5, 0.9)),
+            Some(m(0.01, 0.5)),
+            None,
+            // Passes the own-page check but raises the loss on its own pages: paid nothing, not
+            // aggregated.
+            Some(m(-0.3, -0.1)),
+        ];
+        let d = decide(&subs, &planned, &measured, &spec, &run.aggregation);
+        let close = |o: &Result<f64, Rejection>, x: f64| (o.clone().unwrap() - x).abs() < 1e-12;
+        assert!(close(&d.outcomes[0], 0.2), "{:?}", d.outcomes);
+        // Paid for its residual's gain, but not aggregated.
+        assert!(close(&d.outcomes[1], 0.5), "{:?}", d.outcomes);
+        // Below a fifth of the best: nothing.
+        assert_eq!(d.outcomes[2], Ok(0.0));
+        assert_eq!(d.outcomes[3], Err(Rejection::Late));
+        assert_eq!(d.outcomes[4], Ok(0.0));
+        // Accepted, best first; the overlapping one and the one that raised the loss are left
+        // out.
+        assert_eq!(d.members, vec![0, 2]);
+        // Clipped to the median norm (the lower of two): 1/2 and (1/3)/2.
+        assert_eq!(d.weights, vec![0.5, (1.0 / 3.0) / 2.0]);
+    }
+}
