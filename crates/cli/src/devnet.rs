@@ -27,7 +27,7 @@ pub struct DevnetArgs {
     #[arg(long, default_value_t = 6, env = "GRADIENT_DEVNET_WINDOWS")]
     windows: u64,
     /// Hostile miners to add, one of each kind named: noise, lazy, copy, stale, late, garbage,
-    /// replay.
+    /// replay, inflate, mix, echo, elsewhere, resign, previous (`all` for every kind).
     #[arg(long, value_delimiter = ',', env = "GRADIENT_DEVNET_ADVERSARIES")]
     adversaries: Vec<String>,
     /// Seconds per block.
@@ -127,7 +127,12 @@ impl Threads {
     fn share(cores: usize, miners: &[(String, Keypair, String)], per_miner: Option<usize>) -> Self {
         let training = miners
             .iter()
-            .filter(|(_, _, behaviour)| behaviour == "honest" || behaviour == "stale")
+            .filter(|(_, _, behaviour)| {
+                behaviour == "honest"
+                    || behaviour
+                        .parse::<gradient_adversary::Kind>()
+                        .is_ok_and(|k| k.trains())
+            })
             .count()
             .max(1);
         Threads {
@@ -156,8 +161,16 @@ pub fn run(args: DevnetArgs) -> Result<()> {
     };
     let owner = wallet("owner")?;
     let validator = wallet("validator")?;
-    for kind in &args.adversaries {
-        kind.parse::<gradient_node::miner_node::Behaviour>()
+    let adversaries: Vec<String> = if args.adversaries.iter().any(|k| k == "all") {
+        gradient_adversary::Kind::ALL
+            .iter()
+            .map(|k| k.name().to_string())
+            .collect()
+    } else {
+        args.adversaries.clone()
+    };
+    for kind in &adversaries {
+        kind.parse::<gradient_adversary::Kind>()
             .map_err(anyhow::Error::msg)?;
     }
     let mut miners: Vec<(String, Keypair, String)> = (1..=args.miners)
@@ -166,7 +179,7 @@ pub fn run(args: DevnetArgs) -> Result<()> {
             Ok((name.clone(), wallet(&name)?, "honest".to_string()))
         })
         .collect::<Result<_>>()?;
-    for kind in &args.adversaries {
+    for kind in &adversaries {
         let name = format!("adv-{kind}");
         miners.push((name.clone(), wallet(&name)?, kind.clone()));
     }
@@ -212,7 +225,7 @@ pub fn run(args: DevnetArgs) -> Result<()> {
         dir.display(),
         chain_path.display(),
         miners.len(),
-        args.adversaries.len(),
+        adversaries.len(),
         args.windows,
         run.windows.blocks_per_window
     );

@@ -7,9 +7,10 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
+use gradient_adversary::{HostileMiner, Kind};
 use gradient_chain::{AccountId, Chain, connect};
 use gradient_model::parse_device;
-use gradient_node::miner_node::{MinerEvent, MinerNode};
+use gradient_node::miner_node::{MinerEvent, MinerNode, OnEvent};
 use gradient_node::peer::Synced;
 use gradient_node::validator_node::{ValidatorNode, WindowSummary};
 use gradient_node::{Peer, RunContext, owner};
@@ -75,8 +76,9 @@ pub struct NodeArgs {
     /// nothing is opened or created for them.
     #[arg(long, env = "GRADIENT_LOCAL_NETWORK")]
     pub local_network: bool,
-    /// Miners only: misbehave on purpose (noise, lazy, copy, stale, late, garbage, replay) to
-    /// test validators.
+    /// Miners only: run one of the hostile miners of `gradient_adversary` instead (noise,
+    /// lazy, copy, stale, late, garbage, replay, inflate, mix, echo, elsewhere, resign,
+    /// previous), to test validators.
     #[arg(
         long,
         default_value = "honest",
@@ -169,16 +171,18 @@ pub fn owner(command: OwnerCommand) -> Result<()> {
 pub fn miner(args: NodeArgs, format: LogFormat) -> Result<()> {
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
-        let node = MinerNode {
-            peer: join(&args, "miner").await?,
-            behaviour: args.behaviour.parse().map_err(anyhow::Error::msg)?,
+        let hostile = match args.behaviour.as_str() {
+            "honest" => None,
+            kind => Some(kind.parse::<Kind>().map_err(anyhow::Error::msg)?),
         };
-        let name = node.peer.key.account().to_ss58();
+        let peer = join(&args, "miner").await?;
+        let name = peer.key.account().to_ss58();
         let bar = Mutex::new(None::<ProgressBar>);
-        node.run(Arc::new(move |event| {
-            report_miner(format, &name, &bar, &event)
-        }))
-        .await?;
+        let on_event: OnEvent = Arc::new(move |event| report_miner(format, &name, &bar, &event));
+        match hostile {
+            None => MinerNode { peer }.run(on_event).await?,
+            Some(kind) => HostileMiner { peer, kind }.run(on_event).await?,
+        }
         Ok(())
     })
 }

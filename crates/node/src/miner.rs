@@ -9,7 +9,7 @@ use gradient_chain::{AccountId, Keypair};
 use gradient_codec::ErrorFeedback;
 use gradient_data::Split;
 use gradient_data::pages::assigned_pages;
-use gradient_model::{AdamState, Schedule, TrainConfig, Trainer};
+use gradient_model::{AdamState, Batch, Schedule, TrainConfig, Trainer};
 use gradient_store::{Header, Kind, Store, layout};
 
 use crate::context::RunContext;
@@ -91,11 +91,23 @@ pub fn train_window_from(
     optimizer: Option<AdamState>,
     enough: &dyn Fn(&TrainReport) -> bool,
 ) -> Result<WindowTraining, NodeError> {
-    let start = Instant::now();
-    let model = ctx.model_from(&base.params)?;
     let batches = ctx
         .corpus
         .training_batches(pages, ctx.run.miner.batch_size)?;
+    train_on(ctx, window, base, &batches, optimizer, enough)
+}
+
+/// The inner loop of [`train_window_from`] over any batches, round and round.
+pub fn train_on(
+    ctx: &RunContext,
+    window: u64,
+    base: &Master,
+    batches: &[Batch],
+    optimizer: Option<AdamState>,
+    enough: &dyn Fn(&TrainReport) -> bool,
+) -> Result<WindowTraining, NodeError> {
+    let start = Instant::now();
+    let model = ctx.model_from(&base.params)?;
     let mut trainer = match optimizer {
         Some(state) => Trainer::with_state(model, inner_config(ctx, window), state)?,
         None => Trainer::new(model, inner_config(ctx, window))?,

@@ -19,49 +19,6 @@ use crate::network::Buckets;
 use crate::peer::{Held, Peer, Synced};
 use gradient_store::StoreError;
 
-/// How a miner behaves. Everything but `Honest` is a hostile miner for devnets and tests, one
-/// of each kind a validator must pay nothing: it trains like an honest miner (so it keeps the
-/// same pace) but submits something else.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Behaviour {
-    Honest,
-    /// A random delta of the honest one's size.
-    Noise,
-    /// A zero delta.
-    Lazy,
-    /// Another miner's submission, re-signed, once it appears.
-    Copy,
-    /// Trained on the genesis master, whatever the window.
-    Stale,
-    /// Uploaded after the deadline.
-    Late,
-    /// Random bytes.
-    Garbage,
-    /// The previous window's object, uploaded again.
-    Replay,
-}
-
-impl std::str::FromStr for Behaviour {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        Ok(match s {
-            "honest" => Behaviour::Honest,
-            "noise" => Behaviour::Noise,
-            "lazy" => Behaviour::Lazy,
-            "copy" => Behaviour::Copy,
-            "stale" => Behaviour::Stale,
-            "late" => Behaviour::Late,
-            "garbage" => Behaviour::Garbage,
-            "replay" => Behaviour::Replay,
-            other => {
-                return Err(format!(
-                    "unknown behaviour {other:?}: honest, noise, lazy, copy, stale, late, garbage or replay"
-                ));
-            }
-        })
-    }
-}
-
 /// Something a miner did, for progress displays and logs.
 #[derive(Clone, Debug)]
 pub enum MinerEvent {
@@ -130,7 +87,6 @@ struct Done {
 
 pub struct MinerNode {
     pub peer: Peer,
-    pub behaviour: Behaviour,
 }
 
 #[derive(Default, Serialize, Deserialize)]
@@ -251,19 +207,7 @@ impl MinerNode {
             tokio::time::sleep(Duration::from_millis(200)).await;
             return Ok(true);
         };
-        let base_index = match self.behaviour {
-            // One master behind, where there is one to be behind on.
-            Behaviour::Stale if windows.base_master(window) == 0 => {
-                on_event(MinerEvent::Skipped {
-                    window,
-                    why: "no older master to be stale on".into(),
-                });
-                p.state.last_submitted = Some(window);
-                return Ok(true);
-            }
-            Behaviour::Stale => windows.base_master(window) - 1,
-            _ => windows.base_master(window),
-        };
+        let base_index = windows.base_master(window);
         let graph = self.peer.chain.metagraph()?;
         let held = p.held.as_ref();
         let Some((base, synced)) = self.peer.follow(buckets, &graph, base_index, held).await?
@@ -288,13 +232,6 @@ impl MinerNode {
                 index: base_index,
                 fetched: base.clone(),
             });
-        }
-        if self.behaviour != Behaviour::Honest && self.behaviour != Behaviour::Stale {
-            // Hostile miners do no work: that is the point of them.
-            self.misbehave(buckets, window, base.hash).await?;
-            p.state.last_submitted = Some(window);
-            self.save_state(&p.state, None)?;
-            return Ok(true);
         }
         self.train(p, window, (base_index, synced), base, on_event)
             .await?;
@@ -324,10 +261,7 @@ impl MinerNode {
         );
         let left_ms = stop_ms.saturating_sub(SystemClock.now_ms());
         let stop_at = std::time::Instant::now() + Duration::from_millis(left_ms);
-        let previous = p
-            .previous
-            .take()
-            .filter(|(done, _)| done + 1 == window && self.behaviour == Behaviour::Honest);
+        let previous = p.previous.take().filter(|(done, _)| done + 1 == window);
         on_event(MinerEvent::Training {
             window,
             base: base_index,
@@ -449,135 +383,6 @@ impl MinerNode {
         }
         p.state.last_submitted = Some(window);
         self.save_state(&p.state, Some(&residual))
-    }
-
-    /// What a hostile miner submits instead of its work.
-    async fn misbehave(
-        &self,
-        buckets: &Buckets,
-        window: u64,
-        base: [u8; 32],
-    ) -> Result<(), NodeError> {
-        let delta: Vec<Vec<f32>> = self
-            .peer
-            .ctx
-            .specs
-            .iter()
-            .map(|s| vec![0.0; s.numel()])
-            .collect();
-        let delta = delta.as_slice();
-        let ctx = &self.peer.ctx;
-        let key = gradient_store::layout::submission(&ctx.id, window, &self.peer.key.account());
-        let mut rng = window.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-        let mut next = move || {
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            rng
-        };
-        let fresh = || ErrorFeedback::new(&ctx.codec, FEEDBACK_BETA);
-        let payload = match self.behaviour {
-            Behaviour::Noise => {
-                // About the size of an honest window's change to the tiny model.
-                let rms = 2e-3f32;
-                let noise: Vec<Vec<f32>> = delta
-                    .iter()
-                    .map(|t| {
-                        t.iter()
-                            .map(|_| {
-                                ((next() >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 3.46 * rms
-                            })
-                            .collect()
-                    })
-                    .collect();
-                miner::compress(ctx, &mut fresh(), &noise)?
-            }
-            Behaviour::Lazy => {
-                let zeros: Vec<Vec<f32>> = delta.iter().map(|t| vec![0.0; t.len()]).collect();
-                miner::compress(ctx, &mut fresh(), &zeros)?
-            }
-            Behaviour::Garbage => (0..64 * 1024).map(|_| next() as u8).collect(),
-            Behaviour::Late => {
-                let deadline = ctx.windows.deadline(window);
-                while self.peer.chain.head()?.block <= deadline {
-                    tokio::time::sleep(Duration::from_millis(250)).await;
-                }
-                miner::compress(ctx, &mut fresh(), delta)?
-            }
-            Behaviour::Replay if window == 0 => {
-                // Something of its own to replay later.
-                let zeros: Vec<Vec<f32>> = delta.iter().map(|t| vec![0.0; t.len()]).collect();
-                miner::compress(ctx, &mut fresh(), &zeros)?
-            }
-            Behaviour::Replay => {
-                let previous = gradient_store::layout::submission(
-                    &ctx.id,
-                    window - 1,
-                    &self.peer.key.account(),
-                );
-                let bytes = self
-                    .peer
-                    .store
-                    .get(&previous, ctx.run.limits.max_submission_bytes)
-                    .await?;
-                self.peer.store.put(&key, bytes.into(), true).await?;
-                return Ok(());
-            }
-            Behaviour::Copy => match self.copy_someone(buckets, window).await? {
-                Some(payload) => payload,
-                None => return Ok(()),
-            },
-            Behaviour::Honest | Behaviour::Stale => unreachable!("handled by the caller"),
-        };
-        miner::submit(&self.peer.store, ctx, &self.peer.key, window, base, payload).await?;
-        Ok(())
-    }
-
-    /// Waits for another miner's submission for `window` that looks like work (it decodes and
-    /// is not zero), trying the miners with the most incentive first, and returns its payload.
-    async fn copy_someone(
-        &self,
-        buckets: &Buckets,
-        window: u64,
-    ) -> Result<Option<Vec<u8>>, NodeError> {
-        let ctx = &self.peer.ctx;
-        let deadline = ctx.windows.deadline(window);
-        while self.peer.chain.head()?.block + 1 < deadline {
-            let graph = self.peer.chain.metagraph()?;
-            let mut others: Vec<_> = graph
-                .neurons
-                .iter()
-                .filter(|n| n.hotkey != self.peer.key.account() && !n.validator_permit)
-                .collect();
-            others.sort_by(|a, b| b.incentive.cmp(&a.incentive).then(a.uid.cmp(&b.uid)));
-            for neuron in others {
-                let Ok(Some(store)) = buckets.of(self.peer.chain.as_ref(), &neuron.hotkey).await
-                else {
-                    continue;
-                };
-                let key = gradient_store::layout::submission(&ctx.id, window, &neuron.hotkey);
-                let expect = gradient_store::Expect {
-                    kind: Some(gradient_store::Kind::Submission),
-                    window: Some(window),
-                    signer: Some(neuron.hotkey),
-                    ..Default::default()
-                };
-                let Ok(opened) = store
-                    .get_envelope(&key, &expect, ctx.run.limits.max_submission_bytes)
-                    .await
-                else {
-                    continue;
-                };
-                let Ok(delta) = ctx.codec.decode(&opened.payload) else {
-                    continue;
-                };
-                if ctx.dense(&delta)?.iter().flatten().any(|x| *x != 0.0) {
-                    return Ok(Some(opened.payload.to_vec()));
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(300)).await;
-        }
-        Ok(None)
     }
 }
 

@@ -250,7 +250,10 @@ impl RunConfig {
                 own_pages_among: 4,
                 delta_weight: 1.0 / 3.0,
                 min_own_advantage: 0.0,
-                copy_similarity: 0.9,
+                // Copies and resent deltas are near 1; honest deltas of one window reach 0.9
+                // late in a run whose rate has annealed. A copy made to look different earns
+                // only its own-page advantage (`scoring::score`), which others' work lacks.
+                copy_similarity: 0.98,
                 overlap_similarity: 1.0,
                 score_ema: 0.5,
                 min_relative_score: 0.2,
@@ -262,7 +265,7 @@ impl RunConfig {
                 outer_lr: 1.0,
                 outer_momentum: 0.0,
                 average: Average::Mean,
-                include: Include::Accepted,
+                include: Include::Positive,
             },
             limits: Limits {
                 max_submission_bytes: 64 << 20,

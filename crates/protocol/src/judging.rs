@@ -176,11 +176,7 @@ pub fn plan(
             continue;
         }
         let mine = submissions[i].hotkey;
-        let similar: Vec<(usize, f64)> = seen
-            .iter()
-            .filter(|&&j| j >= e || earlier[j] != mine)
-            .map(|&j| (j, gram.cosine(me, j)))
-            .collect();
+        let similar: Vec<(usize, f64)> = seen.iter().map(|&j| (j, gram.cosine(me, j))).collect();
         seen.push(me);
         if norm == 0.0 {
             // Changes nothing, so it cannot have trained.
@@ -196,8 +192,11 @@ pub fn plan(
             plans[i] = Some(Plan::Refused(Rejection::Copy { of }));
             continue;
         }
+        // A miner may continue its own last delta (it starts from it), so only others' count
+        // as overlap; its own, resubmitted, is still a copy.
         let overlapping: Vec<usize> = similar
             .iter()
+            .filter(|&&(j, _)| j >= e || earlier[j] != mine)
             .filter(|(_, c)| *c > spec.overlap_similarity)
             .map(|&(j, _)| j)
             .collect();
@@ -295,12 +294,7 @@ pub fn decide(
         .iter()
         .map(|o| *o.as_ref().unwrap_or(&0.0))
         .collect();
-    // Honest work lowers the loss on the pages it trained on, by far; noise at the step's
-    // length raises it (and can pass the own-page check by chance).
-    let gained: Vec<bool> = measured
-        .iter()
-        .map(|m| m.is_some_and(|m| m.own_before - m.own_after > 0.0))
-        .collect();
+    let gained: Vec<bool> = raw.iter().map(|&s| s > 0.0).collect();
     cut_below_best(&mut raw, scoring.min_relative_score);
     for (o, &s) in outcomes.iter_mut().zip(&raw) {
         if let Ok(score) = o {
@@ -447,15 +441,24 @@ mod tests {
     }
 
     #[test]
-    fn a_miners_own_earlier_delta_is_not_held_against_it() {
+    fn a_miners_own_earlier_delta_is_not_overlap_but_resent_it_is_a_copy() {
         let before = vec![vec![1.0f32, 0.0, 0.0, 1.0]];
-        let now = vec![vec![1.0f32, 0.1, 0.0, 0.9]];
+        // Cosine 0.86 with `before`: overlap, not a copy.
+        let now = vec![vec![1.0f32, 0.6, 0.0, 0.6]];
         let views: Vec<Option<&[Vec<f32>]>> = vec![Some(&before), Some(&now)];
         let gram = Gram::of(1, &views);
         let mine = submission(7, 1, Some(&now));
         let p = plan(std::slice::from_ref(&mine), &[[7; 32]], &gram, 1.0, &spec());
-        assert!(p.plans[0].aggregable(), "{p:?}");
-        let p = plan(&[mine], &[[8; 32]], &gram, 1.0, &spec());
+        assert!(p.plans[0].aggregable(), "its own: {p:?}");
+        let p = plan(std::slice::from_ref(&mine), &[[8; 32]], &gram, 1.0, &spec());
+        assert!(
+            matches!(&p.plans[0], Plan::Measure { residual, .. } if residual.len() == 1),
+            "another's: {p:?}"
+        );
+        // Its own earlier delta sent again is a copy all the same.
+        let views: Vec<Option<&[Vec<f32>]>> = vec![Some(&before), Some(&before)];
+        let again = submission(7, 1, Some(&before));
+        let p = plan(&[again], &[[7; 32]], &Gram::of(1, &views), 1.0, &spec());
         assert!(
             matches!(&p.plans[0], Plan::Refused(Rejection::Copy { of }) if of.contains("previous aggregate")),
             "{p:?}"
@@ -490,6 +493,7 @@ mod tests {
         let spec = spec();
         let mut run = RunConfig::devnet(0);
         run.aggregation.top_k = 3;
+        run.aggregation.include = Include::Accepted;
         let subs: Vec<Submission> = (0..5)
             .map(|i| Submission {
                 hotkey: [i; 32],
@@ -526,15 +530,15 @@ mod tests {
             Some(m(0.5, 0.9)),
             Some(m(0.01, 0.5)),
             None,
-            // Passes the own-page check but raises the loss on its own pages: paid nothing, not
-            // aggregated.
+            // Passes the own-page check but raises the loss: paid nothing, not aggregated.
             Some(m(-0.3, -0.1)),
         ];
         let d = decide(&subs, &planned, &measured, &spec, &run.aggregation);
         let close = |o: &Result<f64, Rejection>, x: f64| (o.clone().unwrap() - x).abs() < 1e-12;
         assert!(close(&d.outcomes[0], 0.2), "{:?}", d.outcomes);
-        // Paid for its residual's gain, but not aggregated.
-        assert!(close(&d.outcomes[1], 0.5), "{:?}", d.outcomes);
+        // Paid for its residual's gain (capped by its own-page advantage, 0.4), but not
+        // aggregated.
+        assert!(close(&d.outcomes[1], 0.4), "{:?}", d.outcomes);
         // Below a fifth of the best: nothing.
         assert_eq!(d.outcomes[2], Ok(0.0));
         assert_eq!(d.outcomes[3], Err(Rejection::Late));
@@ -544,5 +548,10 @@ mod tests {
         assert_eq!(d.members, vec![0, 2]);
         // Clipped to the median norm (the lower of two): 1/2 and (1/3)/2.
         assert_eq!(d.weights, vec![0.5, (1.0 / 3.0) / 2.0]);
+        // Only scores that survive the cut, with `positive`.
+        run.aggregation.include = Include::Positive;
+        let d = decide(&subs, &planned, &measured, &spec, &run.aggregation);
+        assert_eq!(d.members, vec![0]);
+        assert_eq!(d.weights, vec![1.0]);
     }
 }

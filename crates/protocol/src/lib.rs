@@ -2,9 +2,12 @@
 //! randomness as seeds, so two validators given the same inputs agree to the bit.
 //!
 //! - [`RunConfig`]: what the subnet owner fixes; its hash is the run id.
-//! - [`Windows`]: which blocks make a window, when uploads are on time.
+//! - [`Windows`]: which blocks make a window; when an upload is on time, by what a validator
+//!   saw while polling.
+//! - [`judging`]: a window judged in one step: [`judging::plan`] (copies, overlap, the length
+//!   every delta is measured at), then [`judging::decide`] (scores, the aggregate's members).
 //! - [`scoring`]: a submission's score from measured losses, or why it earns nothing; smoothing,
-//!   weights, copy detection.
+//!   weights.
 //! - [`aggregate`]: the best submissions, clipped and averaged, and the outer Nesterov step.
 //!
 //! ```

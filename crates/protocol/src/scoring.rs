@@ -44,8 +44,12 @@ pub enum Rejection {
     Copy { of: String },
 }
 
-/// The loss reduction a delta brings on the evaluation pages (never negative), or why it earns
-/// nothing.
+/// The loss reduction a delta brings on the evaluation pages (never negative), but no more than
+/// the evidence that its miner trained its own pages (its own pages' gain beyond the evaluation
+/// pages'), or why it earns nothing. The cap is what keeps work that is not the miner's from
+/// paying: another miner's delta, the network's own last step or noise lowers the loss on the
+/// miner's pages no more than anywhere else, so whatever it adds to the evaluation gain it adds
+/// nothing to the evidence; passing the check by a hair earns a hair.
 pub fn score(m: &Measurement, spec: &ScoringSpec) -> Result<f64, Rejection> {
     let values = [m.eval_before, m.eval_after, m.own_before, m.own_after];
     if values.iter().any(|v| !v.is_finite()) {
@@ -61,7 +65,7 @@ pub fn score(m: &Measurement, spec: &ScoringSpec) -> Result<f64, Rejection> {
     if own_gain - eval_gain <= spec.min_own_advantage {
         return Err(Rejection::NotTrained);
     }
-    Ok(eval_gain.max(0.0))
+    Ok(eval_gain.min(own_gain - eval_gain).max(0.0))
 }
 
 /// Zeroes the scores below `min_relative` of the window's best.
@@ -137,6 +141,10 @@ mod tests {
         // A delta that makes things worse scores zero, not a negative number.
         let m = measured((5.0, 5.2), (5.0, 4.9));
         assert_eq!(score(&m, &spec()).unwrap(), 0.0);
+        // Mostly someone else's work (it helps every page alike), a little of its own: paid for
+        // the little.
+        let m = measured((5.0, 4.6), (5.0, 4.55));
+        assert!((score(&m, &spec()).unwrap() - 0.05).abs() < 1e-12);
     }
 
     #[test]
