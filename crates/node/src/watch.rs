@@ -121,34 +121,28 @@ impl Watcher {
             return Ok(());
         }
         let graph = self.chain.metagraph()?;
-        let mut found = Vec::new();
-        for neuron in graph
+        // Every bucket at once, each within a block: a miner whose server is slow to answer
+        // (or never does) must not delay the sightings of the others, which are placed at the
+        // head read right after their own answer. Watched through the head at the round's
+        // start, when every key was still to be read.
+        let limit = Duration::from_millis(self.chain.params()?.block_time_ms.max(100));
+        let watched = windows.as_slice();
+        let polls = graph
             .neurons
             .iter()
             .filter(|n| n.hotkey != self.me && !n.validator_permit)
-        {
-            let Ok(Some(store)) = self.buckets.of(self.chain.as_ref(), &neuron.hotkey).await else {
-                continue;
-            };
-            for &w in &windows {
-                if self.lock().sighting(w, &neuron.hotkey).is_some() {
-                    continue;
-                }
-                let key = layout::submission(&self.ctx.id, w, &neuron.hotkey);
-                // A bucket that fails to answer is tried again at the next poll.
-                if let Ok(Some(_)) = store.size(&key).await {
-                    found.push((w, neuron.hotkey));
-                }
-            }
-        }
-        // Found during the round: placed at the head after it, never earlier than it may have
-        // come; watched through the head at its start, when every key was still to be read.
-        let sighting = Sighting {
-            block: self.chain.head()?.block,
-            ms: now_ms(),
-        };
+            .map(|n| async move {
+                tokio::time::timeout(limit, self.poll_miner(n.hotkey, watched))
+                    .await
+                    .unwrap_or_default()
+            });
+        let found: Vec<(u64, AccountId, Sighting)> = futures::future::join_all(polls)
+            .await
+            .into_iter()
+            .flatten()
+            .collect();
         let mut sightings = self.lock();
-        for (w, hotkey) in found {
+        for (w, hotkey, sighting) in found {
             sightings
                 .seen
                 .entry(w)
@@ -160,6 +154,36 @@ impl Watcher {
         }
         drop(sightings);
         self.save()
+    }
+
+    /// `hotkey`'s submissions for `windows` not seen yet, each placed at the head block read
+    /// right after the answer that found it (never earlier than it may have come). A bucket
+    /// that fails to answer is tried again at the next poll.
+    async fn poll_miner(
+        &self,
+        hotkey: AccountId,
+        windows: &[u64],
+    ) -> Vec<(u64, AccountId, Sighting)> {
+        let mut found = Vec::new();
+        let Ok(Some(store)) = self.buckets.of(self.chain.as_ref(), &hotkey).await else {
+            return found;
+        };
+        for &w in windows {
+            if self.lock().sighting(w, &hotkey).is_some() {
+                continue;
+            }
+            let key = layout::submission(&self.ctx.id, w, &hotkey);
+            if let Ok(Some(_)) = store.size(&key).await
+                && let Ok(head) = self.chain.head()
+            {
+                let sighting = Sighting {
+                    block: head.block,
+                    ms: now_ms(),
+                };
+                found.push((w, hotkey, sighting));
+            }
+        }
+        found
     }
 
     /// Polls every `interval` until the task is dropped; a failed poll is logged and retried.
