@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use gradient_chain::{Chain, Keypair, LocalChain, ManualClock, SubnetParams};
+use gradient_chain::{Chain, Keypair};
 use gradient_codec::ErrorFeedback;
 use gradient_model::Device;
 use gradient_node::validator_node::ValidatorNode;
@@ -16,7 +16,7 @@ use gradient_protocol::scoring::Rejection;
 use gradient_store::layout;
 
 mod common;
-use common::{BLOCK_MS, bucket, now_ms, peer};
+use common::{BLOCK_MS, bucket, manual_chain, peer};
 
 /// Sets the Last-Modified a file bucket serves for `key`, as a miner's own server would.
 fn forge_last_modified(bucket_dir: &std::path::Path, key: &str, at: SystemTime) {
@@ -32,13 +32,7 @@ async fn uploads_are_timed_by_the_validators_polls_not_the_miners_headers() {
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
     unsafe { std::env::set_var("GRADIENT_CACHE", dir.join("cache")) };
-    let clock = Arc::new(ManualClock::new(now_ms()));
-    let params = SubnetParams {
-        block_time_ms: BLOCK_MS,
-        ..SubnetParams::devnet(now_ms())
-    };
-    let local =
-        LocalChain::open_with(&dir.join("chain.sqlite"), Some(&params), clock.clone()).unwrap();
+    let (clock, params, local) = manual_chain(dir);
     let owner_key = Keypair::dev("owner");
     let run = RunConfig::devnet(local.head().unwrap().block + 1);
     owner::init(&bucket(&dir.join("owner")).0, &run, &owner_key)

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use gradient_chain::{Chain, Keypair, LocalChain, ManualClock, SubnetParams};
+use gradient_chain::{Chain, Keypair};
 use gradient_codec::ErrorFeedback;
 use gradient_model::Device;
 use gradient_node::network::Buckets;
@@ -17,7 +17,7 @@ use gradient_protocol::RunConfig;
 use gradient_store::{Kind, Reach, layout};
 
 mod common;
-use common::{BLOCK_MS, bucket, now_ms, peer};
+use common::{BLOCK_MS, bucket, manual_chain, now_ms, peer};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_validators_agree_bit_for_bit_and_a_wrong_publisher_is_reported() {
@@ -25,13 +25,7 @@ async fn two_validators_agree_bit_for_bit_and_a_wrong_publisher_is_reported() {
     let dir = dir.path();
     unsafe { std::env::set_var("GRADIENT_CACHE", dir.join("cache")) };
     // The chain's clock is set by hand, from the real time: uploads carry real timestamps.
-    let clock = Arc::new(ManualClock::new(now_ms()));
-    let params = SubnetParams {
-        block_time_ms: BLOCK_MS,
-        ..SubnetParams::devnet(now_ms())
-    };
-    let local =
-        LocalChain::open_with(&dir.join("chain.sqlite"), Some(&params), clock.clone()).unwrap();
+    let (clock, params, local) = manual_chain(dir);
     let owner_key = Keypair::dev("owner");
     // Long windows, so training in a debug build is never late.
     let mut run = RunConfig::devnet(local.head().unwrap().block + 1);

@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use gradient_chain::{Chain, Keypair};
+use gradient_chain::{Chain, Keypair, LocalChain, ManualClock, SubnetParams};
 use gradient_node::{Peer, RunContext};
 use gradient_store::{BucketCommitment, Location, Reach, S3Credentials, Store, StoreConfig};
 
@@ -49,4 +49,17 @@ pub fn peer(
         last_window: None,
         reach: Reach::Local,
     }
+}
+
+/// An embedded chain whose clock the test sets by hand, starting from the real time (uploads
+/// carry real timestamps), with `BLOCK_MS` blocks.
+pub fn manual_chain(dir: &Path) -> (Arc<ManualClock>, SubnetParams, LocalChain) {
+    let clock = Arc::new(ManualClock::new(now_ms()));
+    let params = SubnetParams {
+        block_time_ms: BLOCK_MS,
+        ..SubnetParams::devnet(now_ms())
+    };
+    let local =
+        LocalChain::open_with(&dir.join("chain.sqlite"), Some(&params), clock.clone()).unwrap();
+    (clock, params, local)
 }
