@@ -23,7 +23,8 @@ pub struct HostileMiner {
 /// What it carries from window to window.
 #[derive(Default)]
 struct Memory {
-    /// The delta of the first window it trained (what `Resign` submits again).
+    /// The delta of the one window it trained and kept back (what `Resign` submits instead of
+    /// training).
     first_delta: Option<Vec<Vec<f32>>>,
 }
 
@@ -243,7 +244,12 @@ impl HostileMiner {
                             crate::craft::add(&mut delta, &other);
                         }
                     }
-                    Kind::Resign => memory.first_delta = Some(delta.clone()),
+                    Kind::Resign => {
+                        // Kept back: sent in its window it would be honest work, paid as such
+                        // and then known to the copy check as this miner's own earlier delta.
+                        memory.first_delta = Some(delta);
+                        return Ok(None);
+                    }
                     _ => {}
                 }
                 Ok(Some((send(&delta)?, report)))

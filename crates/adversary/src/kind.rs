@@ -29,8 +29,9 @@ pub enum Kind {
     /// Trains as long as an honest miner, but on the validation split the evaluation pages are
     /// drawn from, not on its assigned pages.
     Elsewhere,
-    /// Trains its first window honestly and then submits that delta again in every window,
-    /// signed anew for the window's base.
+    /// Trains its first window honestly but keeps the delta back, then submits it in every
+    /// later window, signed anew for the window's base: one window's work sold many times,
+    /// never seen by the copy check.
     Resign,
     /// Takes a member of the previous window's aggregate (its payload is public: the record
     /// names it) and submits it as its own for this window.

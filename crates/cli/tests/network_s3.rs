@@ -91,7 +91,7 @@ fn the_network_runs_on_s3() {
         &env,
     );
     assert_loss_falls(&report, 3);
-    assert_pays_honest_work_only(&report, 3);
+    assert_pays_honest_work_only(&report, 3, &ADVERSARIES, 0.9);
     // Nothing went to the local disk: the buckets are on the server.
     assert!(!dir.path().join("devnet/buckets").exists());
 }
