@@ -73,8 +73,8 @@ pub struct QualityArgs {
     /// all (`mean`) [default: the run's].
     #[arg(long)]
     average: Option<String>,
-    /// Miners keep their inner optimizer's state across windows, as the miner does
-    /// [default: true].
+    /// Miners keep their inner optimizer's state across windows (the miner does not yet)
+    /// [default: false].
     #[arg(long)]
     keep_optimizer: Option<bool>,
     /// Window w trains from master w-1, as the protocol pipelines it [default: the run's].
@@ -164,7 +164,7 @@ fn quality_bench(args: QualityArgs) -> Result<()> {
         stale: args.stale.unwrap_or(true),
         eager: args.eager.unwrap_or(true) || args.eager_sent,
         eager_sent: args.eager_sent,
-        keep_optimizer: args.keep_optimizer.unwrap_or(true),
+        keep_optimizer: args.keep_optimizer.unwrap_or(false),
         feedback_beta: args.beta.unwrap_or(gradient_node::miner::FEEDBACK_BETA),
         probe_rank: args.probe_rank,
         stages: true,

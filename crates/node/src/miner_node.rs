@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use gradient_chain::{Clock, SystemClock};
 use gradient_codec::ErrorFeedback;
+use gradient_model::ParamSpec;
 use gradient_model::checkpoint::{tensors_from_bytes, tensors_to_bytes, write_atomic};
-use gradient_model::{AdamState, ParamSpec};
 use serde::{Deserialize, Serialize};
 
 use crate::error::NodeError;
@@ -78,7 +78,6 @@ struct Trained {
 /// it updated, and the uncompressed delta for the next window's eager start.
 struct Done {
     delta: Vec<Vec<f32>>,
-    optimizer: AdamState,
     report: TrainReport,
     payload: Vec<u8>,
     residual: Vec<u8>,
@@ -95,16 +94,6 @@ struct MinerState {
     last_submitted: Option<u64>,
 }
 
-/// The window a miner trained last, which the next one continues.
-struct Previous {
-    window: u64,
-    delta: Vec<Vec<f32>>,
-    /// The inner AdamW's moments and step at the window's end: the next window continues the
-    /// same trajectory, so restarting them (and the warmup) every window only adds noise
-    /// (`gradient bench quality --keep-optimizer`: 5.556 against 5.720 at equal tokens).
-    optimizer: AdamState,
-}
-
 /// What the loop carries from window to window.
 struct Progress {
     state: MinerState,
@@ -113,9 +102,9 @@ struct Progress {
     pending: Option<Trained>,
     /// The master last followed, to replay the next one from.
     held: Option<Held>,
-    /// The last window trained, for the next window's eager start. Not saved: after a restart
-    /// the miner starts once from the base master and fresh moments alone.
-    previous: Option<Previous>,
+    /// The last window trained and its delta, for the next window's eager start. Not saved:
+    /// after a restart the miner starts once from the base master alone.
+    previous: Option<(u64, Vec<Vec<f32>>)>,
     /// How long compressing and uploading took last time: training stops early enough for
     /// both (twice over) before the deadline.
     compress: Duration,
@@ -272,7 +261,7 @@ impl MinerNode {
         );
         let left_ms = stop_ms.saturating_sub(SystemClock.now_ms());
         let stop_at = std::time::Instant::now() + Duration::from_millis(left_ms);
-        let previous = p.previous.take().filter(|done| done.window + 1 == window);
+        let previous = p.previous.take().filter(|(done, _)| done + 1 == window);
         on_event(MinerEvent::Training {
             window,
             base: base_index,
@@ -282,18 +271,15 @@ impl MinerNode {
         });
         p.first_start.get_or_insert_with(std::time::Instant::now);
         let pages = miner::pages_for(&ctx, window, &self.peer.key.account())?;
-        let (master, optimizer) = match previous {
-            Some(done) => (
-                miner::eager_start(&base.master, &done.delta),
-                Some(done.optimizer),
-            ),
-            None => (base.master, None),
+        let master = match previous {
+            Some((_, delta)) => miner::eager_start(&base.master, &delta),
+            None => base.master,
         };
         let mut feedback = p.feedback.take().expect("the loop holds the feedback");
         let progress = on_event.clone();
         let path = self.feedback_path();
         let training = tokio::task::spawn_blocking(move || -> Result<_, NodeError> {
-            let enough = |report: &TrainReport| {
+            let (delta, report) = miner::train_window(&ctx, window, &master, &pages, &|report| {
                 let now = std::time::Instant::now();
                 progress(MinerEvent::Step {
                     window,
@@ -301,19 +287,13 @@ impl MinerNode {
                     seconds_left: stop_at.saturating_duration_since(now).as_secs_f64(),
                 });
                 now >= stop_at
-            };
-            let miner::WindowTraining {
-                delta,
-                report,
-                optimizer,
-            } = miner::train_window_from(&ctx, window, &master, &pages, optimizer, &enough)?;
+            })?;
             let started = std::time::Instant::now();
             let payload = miner::compress(&ctx, &mut feedback, &delta)?;
             let residual = residual_bytes(&ctx, &path, &feedback)?;
             let compress = started.elapsed();
             Ok(Done {
                 delta,
-                optimizer,
                 report,
                 payload,
                 residual,
@@ -344,11 +324,7 @@ impl MinerNode {
                 0.0
             },
         });
-        p.previous = Some(Previous {
-            window,
-            delta: done.delta,
-            optimizer: done.optimizer,
-        });
+        p.previous = Some((window, done.delta));
         p.compress = done.compress;
         Ok(())
     }

@@ -31,7 +31,7 @@ fn single_pass(windows: u64, report_pages: usize, baseline: bool) -> (RunContext
         stale: true,
         eager: true,
         eager_sent: false,
-        keep_optimizer: true,
+        keep_optimizer: false,
         feedback_beta: gradient_node::miner::FEEDBACK_BETA,
         probe_rank: None,
         report_pages,
