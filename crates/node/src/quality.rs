@@ -393,20 +393,17 @@ fn judge_and_aggregate(
         .iter()
         .zip(payloads)
         .map(|(miner, payload)| {
-            let payload = payload.clone();
-            let delta = ctx.codec.decode(&payload)?;
-            let dense = ctx.dense(&delta)?;
+            let fetched = Fetched {
+                bytes: payload.len() as u64,
+                payload: payload.clone(),
+            };
+            let got = ReceivedDelta::decode(&judge, fetched)?.map_err(|why| {
+                NodeError::Invalid(format!("an honest submission did not decode: {why:?}"))
+            })?;
             Ok(Received {
                 hotkey: miner.hotkey,
                 first_seen_ms: 0,
-                got: Ok(ReceivedDelta {
-                    fetched: Fetched {
-                        bytes: payload.len() as u64,
-                        payload,
-                    },
-                    delta,
-                    dense,
-                }),
+                got: Ok(got),
             })
         })
         .collect::<Result<_, NodeError>>()?;

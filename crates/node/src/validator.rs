@@ -266,6 +266,23 @@ pub struct ReceivedDelta {
     pub dense: Vec<Vec<f32>>,
 }
 
+impl ReceivedDelta {
+    /// Decodes a fetched payload strictly and expands it: the rejection when it is not a valid
+    /// delta for the run, an error only when expanding a valid one fails.
+    pub fn decode(judge: &Judge, fetched: Fetched) -> Result<Result<Self, Rejection>, NodeError> {
+        let delta = match judge.decode(&fetched.payload) {
+            Ok(delta) => delta,
+            Err(why) => return Ok(Err(why)),
+        };
+        let dense = judge.dense(&delta)?;
+        Ok(Ok(ReceivedDelta {
+            fetched,
+            delta,
+            dense,
+        }))
+    }
+}
+
 /// A member of the previous aggregate, which this window's submissions are compared with.
 pub struct Earlier {
     pub hotkey: AccountId,

@@ -346,14 +346,9 @@ impl ValidatorNode {
         let step = validator::last_step_norm(&latest.master, &base.master);
         let mut received = Vec::new();
         for (candidate, got) in candidates.iter().zip(fetched) {
-            let got = match got.and_then(|f| Ok((judge.decode(&f.payload)?, f))) {
-                Ok((delta, fetched)) => {
-                    let dense = tokio::task::block_in_place(|| judge.dense(&delta))?;
-                    Ok(ReceivedDelta {
-                        fetched,
-                        delta,
-                        dense,
-                    })
+            let got = match got {
+                Ok(fetched) => {
+                    tokio::task::block_in_place(|| ReceivedDelta::decode(&judge, fetched))?
                 }
                 Err(why) => Err(why),
             };

@@ -173,18 +173,10 @@ async fn one_window_rewards_honest_work_and_lowers_the_loss() {
         .iter()
         .zip(fetched)
         .enumerate()
-        .map(|(i, (key, f))| {
-            let delta = judge.decode(&f.payload).unwrap();
-            let dense = judge.dense(&delta).unwrap();
-            Received {
-                hotkey: key.account(),
-                first_seen_ms: i as u64,
-                got: Ok(ReceivedDelta {
-                    fetched: f,
-                    delta,
-                    dense,
-                }),
-            }
+        .map(|(i, (key, f))| Received {
+            hotkey: key.account(),
+            first_seen_ms: i as u64,
+            got: Ok(ReceivedDelta::decode(&judge, f).unwrap().unwrap()),
         })
         .collect();
     let judged = validator::judge_window(&ctx, &judge, &received, &[], 0.0).unwrap();

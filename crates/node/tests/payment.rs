@@ -20,19 +20,14 @@ fn received(
 ) -> Received {
     let mut feedback = ErrorFeedback::new(&ctx.codec, miner::FEEDBACK_BETA);
     let payload = Bytes::from(miner::compress(ctx, &mut feedback, dense).unwrap());
-    let delta = judge.decode(&payload).unwrap();
-    let dense = judge.dense(&delta).unwrap();
+    let fetched = Fetched {
+        bytes: payload.len() as u64,
+        payload,
+    };
     Received {
         hotkey: key.account(),
         first_seen_ms: seen,
-        got: Ok(ReceivedDelta {
-            fetched: Fetched {
-                bytes: payload.len() as u64,
-                payload,
-            },
-            delta,
-            dense,
-        }),
+        got: Ok(ReceivedDelta::decode(judge, fetched).unwrap().unwrap()),
     }
 }
 
