@@ -59,6 +59,18 @@ pub struct QualityArgs {
     /// [default: the run's].
     #[arg(long)]
     min_relative_score: Option<f64>,
+    /// Evaluation pages per window [default: the run's].
+    #[arg(long)]
+    eval_pages: Option<usize>,
+    /// Split the evaluation pages come from: validation or training [default: the run's].
+    #[arg(long)]
+    eval_split: Option<String>,
+    /// Own pages each miner is judged on [default: the run's].
+    #[arg(long)]
+    own_pages: Option<usize>,
+    /// Rank test: own x evaluation page pairs an own page may lose [default: the run's, none].
+    #[arg(long)]
+    own_page_inversions: Option<usize>,
     /// Weight deltas are measured at [default: the run's].
     #[arg(long)]
     delta_weight: Option<f64>,
@@ -139,6 +151,22 @@ fn quality_bench(args: QualityArgs) -> Result<()> {
     if let Some(cut) = args.min_relative_score {
         run.scoring.min_relative_score = cut;
     }
+    if let Some(n) = args.eval_pages {
+        run.scoring.eval_pages = n;
+    }
+    if let Some(split) = &args.eval_split {
+        run.scoring.eval_split = match split.as_str() {
+            "validation" => gradient_protocol::EvalSplit::Validation,
+            "training" => gradient_protocol::EvalSplit::Training,
+            other => anyhow::bail!("--eval-split {other:?}: validation or training"),
+        };
+    }
+    if let Some(n) = args.own_pages {
+        run.scoring.own_pages = n;
+    }
+    if let Some(n) = args.own_page_inversions {
+        run.scoring.own_page_inversions = Some(n);
+    }
     if let Some(weight) = args.delta_weight {
         run.scoring.delta_weight = weight;
     }
@@ -201,9 +229,16 @@ fn quality_bench(args: QualityArgs) -> Result<()> {
             w.rejected
         );
         let gains: Vec<String> = w
-            .gains
+            .measurements
             .iter()
-            .map(|(own, eval)| format!("{own:.4}/{eval:.4}"))
+            .map(|m| {
+                format!(
+                    "{:.4}/{:.4} ({} inversions)",
+                    m.own_gain(),
+                    m.eval_gain(),
+                    gradient_protocol::scoring::inversions(m)
+                )
+            })
             .collect();
         eprintln!(
             "        own/eval gains: {}  max cosine {:.3} (with the previous window {:.3})  norms {:?}",

@@ -56,6 +56,20 @@ pub fn evaluation_pages(
     draw(&key, &[], n, num_pages)
 }
 
+/// Which `n` of the first `among` assigned pages a validator judges `hotkey` on (indices into
+/// its assignment), from the window's evaluation seed: a miner must train all of them.
+pub fn judged_own_pages(
+    eval_seed: &[u8; 32],
+    hotkey: &[u8],
+    n: usize,
+    among: usize,
+) -> Result<Vec<usize>, DataError> {
+    let mut key = eval_seed.to_vec();
+    key.extend_from_slice(hotkey);
+    let pages = evaluation_pages(blake3::hash(&key).as_bytes(), n.min(among), among as u64)?;
+    Ok(pages.into_iter().map(|i| i as usize).collect())
+}
+
 /// Every page below `num_pages` once, in an order fixed by `seed` (Fisher-Yates over blake3's
 /// output stream): local training walks a split this way.
 pub fn shuffled(seed: u64, num_pages: u64) -> Vec<u64> {
@@ -151,6 +165,24 @@ mod tests {
                 .to_string()
                 .contains("only 50")
         );
+    }
+
+    #[test]
+    fn judged_own_pages_follow_the_seed() {
+        let seed = [7; 32];
+        let own = judged_own_pages(&seed, b"miner", 2, 4).unwrap();
+        assert_eq!(own.len(), 2);
+        assert!(own.iter().all(|&i| i < 4) && own[0] != own[1]);
+        assert_ne!(
+            (0..20)
+                .map(|k| judged_own_pages(&[k; 32], b"miner", 2, 4).unwrap())
+                .collect::<std::collections::BTreeSet<_>>()
+                .len(),
+            1,
+            "the seed picks the pages"
+        );
+        // Fewer assigned pages than asked: all of them.
+        assert_eq!(judged_own_pages(&seed, b"miner", 5, 3).unwrap().len(), 3);
     }
 
     #[test]

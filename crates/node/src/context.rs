@@ -83,10 +83,19 @@ impl RunContext {
         model: &gradient_model::Model,
         batches: &[gradient_model::Batch],
     ) -> Result<f64, NodeError> {
-        let mut sum = 0.0;
-        for batch in batches {
-            sum += model.evaluate(batch)?;
-        }
-        Ok(sum / batches.len().max(1) as f64)
+        let losses = self.page_losses(model, batches)?;
+        Ok(losses.iter().sum::<f64>() / losses.len().max(1) as f64)
+    }
+
+    /// Each batch's mean loss under `model` (one page per batch where pages are measured).
+    pub fn page_losses(
+        &self,
+        model: &gradient_model::Model,
+        batches: &[gradient_model::Batch],
+    ) -> Result<Vec<f64>, NodeError> {
+        batches
+            .iter()
+            .map(|batch| Ok(model.evaluate(batch)?))
+            .collect()
     }
 }

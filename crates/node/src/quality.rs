@@ -74,8 +74,8 @@ pub struct WindowQuality {
     pub scored: usize,
     pub aggregated: usize,
     pub rejected: Vec<String>,
-    /// Per miner: (gain on its own pages, gain on the evaluation pages) of its sent delta.
-    pub gains: Vec<(f64, f64)>,
+    /// Per miner, the losses its sent delta was judged on.
+    pub measurements: Vec<gradient_protocol::Measurement>,
     /// Mean inner training loss of the miners at the window's last step.
     pub inner_loss: f64,
     /// The largest cosine between two miners' sent deltas of this window, and between one of
@@ -269,7 +269,7 @@ pub fn run(
             scored: judged.scored,
             aggregated: judged.aggregated,
             rejected: judged.rejected,
-            gains: judged.gains,
+            measurements: judged.measurements,
             inner_loss,
             max_cosine,
             max_cosine_previous,
@@ -374,7 +374,7 @@ struct Judged {
     scored: usize,
     aggregated: usize,
     rejected: Vec<String>,
-    gains: Vec<(f64, f64)>,
+    measurements: Vec<gradient_protocol::Measurement>,
 }
 
 /// The validator's part: measure every submission on `latest`, score it, keep the best, make
@@ -410,12 +410,7 @@ fn judge_and_aggregate(
     let step = last_step_norm(latest, base);
     let judged = judge_window(ctx, &judge, &received, &[], step)?;
     let decision = &judged.decision;
-    let gains = judged
-        .measured
-        .iter()
-        .flatten()
-        .map(|m| (m.own_before - m.own_after, m.eval_before - m.eval_after))
-        .collect();
+    let measurements = judged.measured.iter().flatten().cloned().collect();
     let rejected = decision
         .outcomes
         .iter()
@@ -438,7 +433,7 @@ fn judge_and_aggregate(
                 .count(),
             aggregated: decision.members.len(),
             rejected,
-            gains,
+            measurements,
         },
     ))
 }

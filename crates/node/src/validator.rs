@@ -6,13 +6,13 @@ use bytes::Bytes;
 use gradient_chain::{AccountId, Uid};
 use gradient_codec::Delta;
 use gradient_data::Split;
-use gradient_data::pages::evaluation_pages;
+use gradient_data::pages::{evaluation_pages, judged_own_pages};
 use gradient_model::{Batch, Model};
 use gradient_protocol::Timing;
 use gradient_protocol::aggregate::{divide_by_support, norm, outer_step};
-use gradient_protocol::config::Average;
+use gradient_protocol::config::{Average, EvalSplit};
 use gradient_protocol::judging::{self, Decision, Gram, Plan, Planned, Submission};
-use gradient_protocol::scoring::{self, Measurement, Rejection};
+use gradient_protocol::scoring::{self, Measurement, PageLoss, Rejection};
 use gradient_store::{Expect, Kind, Store, StoreError, layout};
 use serde::{Deserialize, Serialize};
 
@@ -110,8 +110,52 @@ pub struct Judge<'a> {
     master_model: Model,
     window: u64,
     seed: [u8; 32],
-    eval: Vec<Batch>,
+    eval: Pages,
+    /// Training pages a miner was assigned are left out of its evaluation pages.
+    eval_from_training: bool,
+    /// The master's mean loss on all the evaluation pages.
     pub eval_before: f64,
+}
+
+/// Pages a delta is measured on, and the base master's loss on each.
+struct Pages {
+    numbers: Vec<u64>,
+    batches: Vec<Batch>,
+    before: Vec<f64>,
+}
+
+impl Pages {
+    fn load(
+        ctx: &RunContext,
+        model: &Model,
+        split: Split,
+        numbers: Vec<u64>,
+    ) -> Result<Self, NodeError> {
+        let batches = ctx.corpus.page_batches(split, &numbers)?;
+        let before = ctx.page_losses(model, &batches)?;
+        Ok(Pages {
+            numbers,
+            batches,
+            before,
+        })
+    }
+
+    /// Each page's loss before and under `model`, less the pages in `skip`.
+    fn measure(
+        &self,
+        ctx: &RunContext,
+        model: &Model,
+        skip: &[u64],
+    ) -> Result<Vec<PageLoss>, NodeError> {
+        let mut losses = Vec::with_capacity(self.batches.len());
+        for ((number, batch), &before) in self.numbers.iter().zip(&self.batches).zip(&self.before) {
+            if !skip.contains(number) {
+                let after = ctx.page_losses(model, std::slice::from_ref(batch))?[0];
+                losses.push(PageLoss { before, after });
+            }
+        }
+        Ok(losses)
+    }
 }
 
 impl<'a> Judge<'a> {
@@ -122,13 +166,14 @@ impl<'a> Judge<'a> {
         seed: [u8; 32],
     ) -> Result<Self, NodeError> {
         let master_model = ctx.model_from(&master.params)?;
-        let pages = evaluation_pages(
-            &seed,
-            ctx.run.scoring.eval_pages,
-            ctx.corpus.num_pages(Split::Validation),
-        )?;
-        let eval = ctx.corpus.page_batches(Split::Validation, &pages)?;
-        let eval_before = ctx.mean_loss(&master_model, &eval)?;
+        let scoring = &ctx.run.scoring;
+        let split = match scoring.eval_split {
+            EvalSplit::Validation => Split::Validation,
+            EvalSplit::Training => Split::Train,
+        };
+        let pages = evaluation_pages(&seed, scoring.eval_pages, ctx.corpus.num_pages(split))?;
+        let eval = Pages::load(ctx, &master_model, split, pages)?;
+        let eval_before = mean(&eval.before);
         Ok(Judge {
             ctx,
             master,
@@ -136,8 +181,16 @@ impl<'a> Judge<'a> {
             window,
             seed,
             eval,
+            eval_from_training: split == Split::Train,
             eval_before,
         })
+    }
+
+    /// The mean loss of `params` on all the evaluation pages (what `eval_before` is for the
+    /// master).
+    pub fn eval_loss(&self, params: &[Vec<f32>]) -> Result<f64, NodeError> {
+        let model = self.ctx.model_from(params)?;
+        Ok(mean(&self.ctx.page_losses(&model, &self.eval.batches)?))
     }
 
     /// Decodes a payload strictly for this run's model and codec.
@@ -155,9 +208,11 @@ impl<'a> Judge<'a> {
         self.ctx.dense(delta)
     }
 
-    /// Losses of the master and of master + `delta_weight` x delta on the evaluation pages and on `own_pages` of the
-    /// miner's assigned pages (of the first `own_pages_among`, where set), picked by the window's
-    /// seed (so a miner must train all of those).
+    /// Losses of the master and of master + `delta_weight` x delta on the evaluation pages
+    /// (less those the miner was assigned in this window or the two before, when they are
+    /// training pages: there its own work is no reference) and on `own_pages` of its assigned pages (of the first
+    /// `own_pages_among`, where set), picked by the window's seed (so a miner must train all
+    /// of those).
     pub fn measure(
         &self,
         hotkey: &AccountId,
@@ -165,21 +220,16 @@ impl<'a> Judge<'a> {
     ) -> Result<Measurement, NodeError> {
         let ctx = self.ctx;
         let assigned = pages_for(ctx, self.window, hotkey)?;
-        let mut key = self.seed.to_vec();
-        key.extend_from_slice(&hotkey.0);
         let among = match ctx.run.scoring.own_pages_among {
             0 => assigned.len(),
             n => n.min(assigned.len()),
         };
-        let own: Vec<u64> = evaluation_pages(
-            blake3::hash(&key).as_bytes(),
-            ctx.run.scoring.own_pages.min(among),
-            among as u64,
-        )?
-        .into_iter()
-        .map(|i| assigned[i as usize])
-        .collect();
-        let own = ctx.corpus.page_batches(Split::Train, &own)?;
+        let own: Vec<u64> =
+            judged_own_pages(&self.seed, &hotkey.0, ctx.run.scoring.own_pages, among)?
+                .into_iter()
+                .map(|i| assigned[i])
+                .collect();
+        let own = Pages::load(ctx, &self.master_model, Split::Train, own)?;
         let weight = ctx.run.scoring.delta_weight as f32;
         let after: Vec<Vec<f32>> = self
             .master
@@ -189,13 +239,30 @@ impl<'a> Judge<'a> {
             .map(|(p, d)| p.iter().zip(d).map(|(x, y)| x + weight * y).collect())
             .collect();
         let model = ctx.model_from(&after)?;
+        let mut skip = Vec::new();
+        if self.eval_from_training {
+            // Its pages of the two windows before are still in its delta (it starts from its
+            // last delta, and error feedback carries what was not sent): on those the delta
+            // gains as on its own, so they are no reference either.
+            for earlier in self.window.saturating_sub(RECENT_WINDOWS)..self.window {
+                skip.extend(pages_for(ctx, earlier, hotkey)?);
+            }
+            skip.extend(&assigned);
+        }
         Ok(Measurement {
-            eval_before: self.eval_before,
-            eval_after: ctx.mean_loss(&model, &self.eval)?,
-            own_before: ctx.mean_loss(&self.master_model, &own)?,
-            own_after: ctx.mean_loss(&model, &own)?,
+            eval: self.eval.measure(ctx, &model, &skip)?,
+            own: own.measure(ctx, &model, &[])?,
         })
     }
+}
+
+/// Windows before the judged one whose assigned pages are left out of a miner's evaluation
+/// pages.
+const RECENT_WINDOWS: u64 = 2;
+
+/// The mean of per-page losses, summed in page order (as `RunContext::mean_loss` does).
+fn mean(losses: &[f64]) -> f64 {
+    losses.iter().sum::<f64>() / losses.len().max(1) as f64
 }
 
 /// One miner's outcome for a window.

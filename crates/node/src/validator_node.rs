@@ -375,7 +375,7 @@ impl ValidatorNode {
                 rejection: outcome.as_ref().err().cloned(),
                 bytes: r.got.as_ref().map_or(0, |d| d.fetched.bytes),
                 aggregated: false,
-                measurement: *measured,
+                measurement: measured.clone(),
             })
             .collect();
 

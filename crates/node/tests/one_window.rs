@@ -212,18 +212,7 @@ async fn one_window_rewards_honest_work_and_lowers_the_loss() {
         .collect();
     let next = validator::apply_aggregate(&ctx, &base, &weighted).unwrap();
     let before = judge.eval_before;
-    let model = ctx.model_from(&next.params).unwrap();
-    let pages = gradient_data::pages::evaluation_pages(
-        &seed,
-        ctx.run.scoring.eval_pages,
-        ctx.corpus.num_pages(gradient_data::Split::Validation),
-    )
-    .unwrap();
-    let eval = ctx
-        .corpus
-        .page_batches(gradient_data::Split::Validation, &pages)
-        .unwrap();
-    let after = ctx.mean_loss(&model, &eval).unwrap();
+    let after = judge.eval_loss(&next.params).unwrap();
     println!("master loss {before} -> {after}");
     assert!(after < before, "{before} -> {after}");
     // Judging again gives the same verdicts, and the master the same bits.

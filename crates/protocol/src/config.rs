@@ -92,6 +92,9 @@ impl MinerSpec {
 pub struct ScoringSpec {
     /// Held-out pages drawn after the window closes, on which every delta is judged.
     pub eval_pages: usize,
+    /// The split they are drawn from. Left out of the config when `validation`.
+    #[serde(default, skip_serializing_if = "EvalSplit::is_validation")]
+    pub eval_split: EvalSplit,
     /// How many of a miner's assigned pages show that it trained on them.
     pub own_pages: usize,
     /// Own pages are drawn from the first this many assigned pages (0: from all of them).
@@ -101,8 +104,13 @@ pub struct ScoringSpec {
     /// the config when 0.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub own_pages_among: usize,
-    /// A miner must gain at least this much more loss reduction on its own pages than on the
-    /// evaluation pages (it trained on them; a copier or a lazy miner did not).
+    /// Pairs of an own page and an evaluation page in which the own page may gain no more and
+    /// the miner still count as having trained (`scoring::score`'s rank test); `None`: no rank
+    /// test, the mean advantage alone. Left out of the config when `None`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub own_page_inversions: Option<usize>,
+    /// A miner's own pages must gain at least this much more loss reduction, on average, than
+    /// the evaluation pages (it trained on them; a copier or a lazy miner did not).
     pub min_own_advantage: f64,
     /// Deltas are measured added at this weight. One miner's delta at full weight overshoots
     /// late in a run (alone it raises the loss where the mean of three lowers it), so its gain
@@ -140,6 +148,28 @@ pub struct AggregationSpec {
     /// Which submissions may be aggregated (the best `top_k` of them). Left out when default.
     #[serde(default, skip_serializing_if = "Include::is_positive")]
     pub include: Include,
+}
+
+/// Where the evaluation pages come from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EvalSplit {
+    /// The validation split, which no miner is assigned.
+    #[default]
+    Validation,
+    /// The training split, less the pages the judged miner was assigned: the split its own
+    /// pages come from, so that what helps any training page alike (another miner's delta,
+    /// the network's last step, training on the split at large) shows no own-page advantage.
+    /// With the validation split, any delta trained on training pages, anyone's, gained more
+    /// on a miner's own pages than on the evaluation pages: the split's vocabulary and style,
+    /// not the miner's work, made the advantage, and echoed or mixed deltas were paid.
+    Training,
+}
+
+impl EvalSplit {
+    fn is_validation(&self) -> bool {
+        *self == EvalSplit::Validation
+    }
 }
 
 /// Which submissions the aggregate may take.
@@ -245,9 +275,16 @@ impl RunConfig {
                 ..gradient_codec::Settings::default()
             },
             scoring: ScoringSpec {
+                // Validation pages, and the mean advantage alone: the rank test on training
+                // pages (`gradient bench quality --eval-split training --eval-pages 8
+                // --own-pages 4 --own-page-inversions 1`) refused no adversary's delta of
+                // thirteen kinds but refused 3 of 50 honest ones, where a page's gain follows
+                // its loss level (docs/protocol.md).
                 eval_pages: 4,
+                eval_split: EvalSplit::Validation,
                 own_pages: 2,
                 own_pages_among: 4,
+                own_page_inversions: None,
                 delta_weight: 1.0 / 3.0,
                 min_own_advantage: 0.0,
                 // Copies and resent deltas are near 1; honest deltas of one window reach 0.9

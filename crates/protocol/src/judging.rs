@@ -341,6 +341,7 @@ pub fn decide(
 mod tests {
     use super::*;
     use crate::RunConfig;
+    use crate::scoring::PageLoss;
 
     fn submission(key: u8, seen: u64, delta: Option<&[Vec<f32>]>) -> Submission {
         let norm = delta.map(|d| {
@@ -519,11 +520,16 @@ mod tests {
                 measure.clone(),
             ],
         };
+        // Own pages that gained `own_gain`, evaluation pages that gained `eval_gain`.
         let m = |eval_gain: f64, own_gain: f64| Measurement {
-            eval_before: 5.0,
-            eval_after: 5.0 - eval_gain,
-            own_before: 5.0,
-            own_after: 5.0 - own_gain,
+            eval: vec![PageLoss {
+                before: 5.0,
+                after: 5.0 - eval_gain,
+            }],
+            own: vec![PageLoss {
+                before: 5.0,
+                after: 5.0 - own_gain,
+            }],
         };
         let measured = [
             Some(m(0.2, 0.5)),

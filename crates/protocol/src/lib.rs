@@ -23,7 +23,7 @@ pub mod judging;
 pub mod scoring;
 pub mod window;
 
-pub use config::RunConfig;
+pub use config::{EvalSplit, RunConfig};
 pub use error::ProtocolError;
-pub use scoring::{Measurement, Rejection};
+pub use scoring::{Measurement, PageLoss, Rejection};
 pub use window::{Timing, Windows};
