@@ -278,8 +278,8 @@ impl RunConfig {
                 // Validation pages, and the mean advantage alone: the rank test on training
                 // pages (`gradient bench quality --eval-split training --eval-pages 8
                 // --own-pages 4 --own-page-inversions 1`) refused no adversary's delta of
-                // thirteen kinds but refused 3 of 50 honest ones, where a page's gain follows
-                // its loss level (docs/protocol.md).
+                // thirteen kinds but refused 3 of 50 honest ones, weak late deltas
+                // (docs/protocol.md).
                 eval_pages: 4,
                 eval_split: EvalSplit::Validation,
                 own_pages: 2,
