@@ -83,8 +83,7 @@ impl RunContext {
         model: &gradient_model::Model,
         batches: &[gradient_model::Batch],
     ) -> Result<f64, NodeError> {
-        let losses = self.page_losses(model, batches)?;
-        Ok(losses.iter().sum::<f64>() / losses.len().max(1) as f64)
+        Ok(mean(&self.page_losses(model, batches)?))
     }
 
     /// Each batch's mean loss under `model` (one page per batch where pages are measured).
@@ -98,4 +97,10 @@ impl RunContext {
             .map(|batch| Ok(model.evaluate(batch)?))
             .collect()
     }
+}
+
+/// The mean of per-page losses, summed in page order, so a mean of losses measured one page at a
+/// time has the bits of [`RunContext::mean_loss`].
+pub fn mean(losses: &[f64]) -> f64 {
+    losses.iter().sum::<f64>() / losses.len().max(1) as f64
 }

@@ -94,6 +94,12 @@ struct MinerState {
     last_submitted: Option<u64>,
 }
 
+/// The window a miner trained last, which the next one continues.
+struct Previous {
+    window: u64,
+    delta: Vec<Vec<f32>>,
+}
+
 /// What the loop carries from window to window.
 struct Progress {
     state: MinerState,
@@ -104,7 +110,7 @@ struct Progress {
     held: Option<Held>,
     /// The last window trained and its delta, for the next window's eager start. Not saved:
     /// after a restart the miner starts once from the base master alone.
-    previous: Option<(u64, Vec<Vec<f32>>)>,
+    previous: Option<Previous>,
     /// How long compressing and uploading took last time: training stops early enough for
     /// both (twice over) before the deadline.
     compress: Duration,
@@ -261,7 +267,7 @@ impl MinerNode {
         );
         let left_ms = stop_ms.saturating_sub(SystemClock.now_ms());
         let stop_at = std::time::Instant::now() + Duration::from_millis(left_ms);
-        let previous = p.previous.take().filter(|(done, _)| done + 1 == window);
+        let previous = p.previous.take().filter(|done| done.window + 1 == window);
         on_event(MinerEvent::Training {
             window,
             base: base_index,
@@ -272,7 +278,7 @@ impl MinerNode {
         p.first_start.get_or_insert_with(std::time::Instant::now);
         let pages = miner::pages_for(&ctx, window, &self.peer.key.account())?;
         let master = match previous {
-            Some((_, delta)) => miner::eager_start(&base.master, &delta),
+            Some(done) => miner::eager_start(&base.master, &done.delta),
             None => base.master,
         };
         let mut feedback = p.feedback.take().expect("the loop holds the feedback");
@@ -324,7 +330,10 @@ impl MinerNode {
                 0.0
             },
         });
-        p.previous = Some((window, done.delta));
+        p.previous = Some(Previous {
+            window,
+            delta: done.delta,
+        });
         p.compress = done.compress;
         Ok(())
     }

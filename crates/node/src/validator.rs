@@ -16,7 +16,7 @@ use gradient_protocol::scoring::{self, Measurement, PageLoss, Rejection};
 use gradient_store::{Expect, Kind, Store, StoreError, layout};
 use serde::{Deserialize, Serialize};
 
-use crate::context::RunContext;
+use crate::context::{RunContext, mean};
 use crate::error::NodeError;
 use crate::master::Master;
 use crate::miner::pages_for;
@@ -190,7 +190,7 @@ impl<'a> Judge<'a> {
     /// master).
     pub fn eval_loss(&self, params: &[Vec<f32>]) -> Result<f64, NodeError> {
         let model = self.ctx.model_from(params)?;
-        Ok(mean(&self.ctx.page_losses(&model, &self.eval.batches)?))
+        self.ctx.mean_loss(&model, &self.eval.batches)
     }
 
     /// Decodes a payload strictly for this run's model and codec.
@@ -210,9 +210,9 @@ impl<'a> Judge<'a> {
 
     /// Losses of the master and of master + `delta_weight` x delta on the evaluation pages
     /// (less those the miner was assigned in this window or the two before, when they are
-    /// training pages: there its own work is no reference) and on `own_pages` of its assigned pages (of the first
-    /// `own_pages_among`, where set), picked by the window's seed (so a miner must train all
-    /// of those).
+    /// training pages: there its own work is no reference) and on `own_pages` of its assigned
+    /// pages (of the first `own_pages_among`, where set), picked by the window's seed (so a
+    /// miner must train all of those).
     pub fn measure(
         &self,
         hotkey: &AccountId,
@@ -259,11 +259,6 @@ impl<'a> Judge<'a> {
 /// Windows before the judged one whose assigned pages are left out of a miner's evaluation
 /// pages.
 const RECENT_WINDOWS: u64 = 2;
-
-/// The mean of per-page losses, summed in page order (as `RunContext::mean_loss` does).
-fn mean(losses: &[f64]) -> f64 {
-    losses.iter().sum::<f64>() / losses.len().max(1) as f64
-}
 
 /// One miner's outcome for a window.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
