@@ -1,7 +1,8 @@
-//! The network end to end: an owner, three honest miners, a validator and the seven kinds of
+//! The network end to end: an owner, three honest miners, a validator and all thirteen kinds of
 //! hostile miner, as separate processes that talk only through a file store and the embedded
 //! chain. The same devnet without the hostile miners is the baseline: with them, the master
-//! must train no worse, and they must earn about nothing.
+//! must train no worse, honest miners must take at least 95% of the incentive, and each kind
+//! of adversary less than 1%.
 
 mod common;
 
@@ -16,19 +17,20 @@ fn honest_work_is_paid_and_every_adversary_is_not() {
     let clean = devnet(&dir.path().join("clean"), &args, &[]);
     assert_loss_falls(&clean, 4);
 
-    let adversaries = ADVERSARIES.join(",");
+    // Sixteen miners and a validator judging them on two cores: two-second blocks give the
+    // validator the time to judge a window before the next one closes (about 30 s measured).
     let mut hostile_args = args.to_vec();
-    hostile_args.extend(["--adversaries", &adversaries]);
+    hostile_args.extend(["--adversaries", "all", "--block-seconds", "2"]);
     let hostile = devnet(&dir.path().join("hostile"), &hostile_args, &[]);
     assert_loss_falls(&hostile, 4);
-    assert_pays_honest_work_only(&hostile, 3, &ADVERSARIES, 0.9);
+    assert_pays_honest_work_only(&hostile, 3, &ALL_ADVERSARIES, 0.95);
 
     let (clean, hostile) = (losses(&clean), losses(&hostile));
     println!("master loss without adversaries {clean:?}, with {hostile:?}");
     let (c, h) = (clean[3], hostile[3]);
-    // Both devnets are time-bound on one machine: the hostile one runs seven more processes,
-    // and its validator judges ten submissions, so its honest miners get fewer steps. The
-    // master may lag for that (0.20 measured once); it must not lag by the work of a window.
+    // Both devnets cap the honest miners' steps at what fits a window, so their deltas differ
+    // only by the hostile processes slowing the machine (0.03 measured with thirteen kinds);
+    // the master must not lag by the work of a window.
     assert!(
         h <= c + 0.3,
         "adversaries made the master worse: {h} > {c} + 0.3"

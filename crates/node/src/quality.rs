@@ -8,6 +8,8 @@
 //! Every knob the ablation needs is a field of [`QualitySetup`]; the run config carries the
 //! rest (codec, aggregation, inner optimizer), exactly as a network would.
 
+use std::collections::BTreeSet;
+
 use bytes::Bytes;
 use gradient_chain::{AccountId, Keypair};
 use gradient_codec::{Delta, ErrorFeedback, LowRank};
@@ -194,6 +196,8 @@ pub fn run(
     let mut windows = Vec::new();
     let (mut network_tokens, mut bytes, mut submissions) = (0usize, 0usize, 0usize);
     let mut all_pages = Vec::new();
+    // Miners vouched for by a strict pass in the window before (`Decision::vouches`).
+    let mut vouched = BTreeSet::new();
     let mut previous_sent: Vec<Vec<f32>> = Vec::new();
     for w in 0..setup.windows {
         let base_index = if setup.stale {
@@ -250,8 +254,15 @@ pub fn run(
             .collect();
         previous_sent = flat;
         let seed = *blake3::hash(&w.to_le_bytes()).as_bytes();
-        let (next, judged) =
-            judge_and_aggregate(ctx, (&base, &latest), w, seed, &miners, &payloads)?;
+        let (next, judged) = judge_and_aggregate(
+            ctx,
+            (&base, &latest),
+            w,
+            seed,
+            &miners,
+            &payloads,
+            &mut vouched,
+        )?;
         let stages = if setup.stages {
             stage_losses(ctx, setup, &latest, &dense_deltas, &sent, &report_pages)?
         } else {
@@ -378,7 +389,8 @@ struct Judged {
 }
 
 /// The validator's part: measure every submission on `latest`, score it, keep the best, make
-/// the next master from `latest`.
+/// the next master from `latest`. `vouched`: the miners vouched for in this window, replaced
+/// by those vouched for in the next.
 fn judge_and_aggregate(
     ctx: &RunContext,
     masters: (&Master, &Master),
@@ -386,6 +398,7 @@ fn judge_and_aggregate(
     seed: [u8; 32],
     miners: &[SimMiner],
     payloads: &[Bytes],
+    vouched: &mut BTreeSet<AccountId>,
 ) -> Result<(Master, Judged), NodeError> {
     let (base, latest) = masters;
     let judge = Judge::new(ctx, latest, window, seed)?;
@@ -408,8 +421,14 @@ fn judge_and_aggregate(
         })
         .collect::<Result<_, NodeError>>()?;
     let step = last_step_norm(latest, base);
-    let judged = judge_window(ctx, &judge, &received, &[], step)?;
+    let judged = judge_window(ctx, &judge, &received, &[], step, vouched)?;
     let decision = &judged.decision;
+    *vouched = received
+        .iter()
+        .zip(&decision.vouches)
+        .filter(|(_, v)| **v)
+        .map(|(r, _)| r.hotkey)
+        .collect();
     let measurements = judged.measured.iter().flatten().cloned().collect();
     let rejected = decision
         .outcomes

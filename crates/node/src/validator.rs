@@ -2,6 +2,8 @@
 //! envelope and timing, decode it, measure it against the base master, score it, and fold the
 //! best into the next master.
 
+use std::collections::BTreeSet;
+
 use bytes::Bytes;
 use gradient_chain::{AccountId, Uid};
 use gradient_codec::Delta;
@@ -310,7 +312,7 @@ pub fn delta_norm(dense: &[Vec<f32>]) -> f64 {
 
 /// Score or rejection from a measurement.
 pub fn score(ctx: &RunContext, m: &Measurement) -> Result<f64, Rejection> {
-    scoring::score(m, &ctx.run.scoring)
+    scoring::score(m, &ctx.run.scoring, false)
 }
 
 /// A submission as fetched for judging: decoded, or why not.
@@ -373,13 +375,15 @@ pub fn last_step_norm(latest: &Master, base: &Master) -> f64 {
 
 /// Judges a window with the protocol's rules ([`judging`]): plans, measures each planned
 /// vector on `judge`'s master, decides. `earlier` are the previous aggregate's members
-/// (hotkey, dense delta), compared with for overlap.
+/// (hotkey, dense delta), compared with for overlap; `vouched`, the miners whose delta passed
+/// the strict rank test in the previous window (its `Decision::vouches`).
 pub fn judge_window(
     ctx: &RunContext,
     judge: &Judge,
     received: &[Received],
     earlier: &[Earlier],
     last_step_norm: f64,
+    vouched: &BTreeSet<AccountId>,
 ) -> Result<Judgement, NodeError> {
     let submissions: Vec<Submission> = received
         .iter()
@@ -391,6 +395,7 @@ pub fn judge_window(
                 Ok(d) => Ok(delta_norm(&d.dense)),
                 Err(why) => Err(why.clone()),
             },
+            vouched: vouched.contains(&r.hotkey),
         })
         .collect();
     let vectors: Vec<Option<&[Vec<f32>]>> = earlier

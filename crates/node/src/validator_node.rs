@@ -3,7 +3,7 @@
 //! at its rate limit. Progress is saved after every window, so a restart judges nothing twice
 //! and skips nothing.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -67,6 +67,23 @@ struct ValidatorState {
     next_window: u64,
     scores: BTreeMap<AccountId, f64>,
     history: Vec<WindowSummary>,
+    /// Miners whose delta passed the strict rank test in the window before `vouched_for`
+    /// (`Decision::vouches`), and so get the looser allowance in that window only.
+    #[serde(default)]
+    vouched: BTreeSet<AccountId>,
+    #[serde(default)]
+    vouched_for: u64,
+}
+
+impl ValidatorState {
+    /// Who is vouched for in `window`: nobody where the window before it was not judged.
+    fn vouched_in(&self, window: u64) -> BTreeSet<AccountId> {
+        if self.vouched_for == window && window > 0 {
+            self.vouched.clone()
+        } else {
+            BTreeSet::new()
+        }
+    }
 }
 
 /// An aggregate record lists at most `top_k` entries; anything bigger is not one.
@@ -360,10 +377,23 @@ impl ValidatorNode {
         }
         let earlier = self.earlier_members(ctx)?;
         let judged = tokio::task::block_in_place(|| {
-            validator::judge_window(ctx, &judge, &received, &earlier, step)
+            validator::judge_window(
+                ctx,
+                &judge,
+                &received,
+                &earlier,
+                step,
+                &state.vouched_in(window),
+            )
         })?;
         drop(earlier);
         let decision = &judged.decision;
+        let vouched: BTreeSet<AccountId> = received
+            .iter()
+            .zip(&decision.vouches)
+            .filter(|(_, vouched)| **vouched)
+            .map(|(r, _)| r.hotkey)
+            .collect();
         let mut results: Vec<MinerResult> = candidates
             .iter()
             .zip(&received)
@@ -428,6 +458,8 @@ impl ValidatorNode {
             self.check_publisher(buckets, publisher, &record).await?
         };
 
+        state.vouched = vouched;
+        state.vouched_for = window + 1;
         // Smoothed scores over every miner judged (a missing or rejected one scores zero).
         for result in &results {
             let previous = state.scores.get(&result.hotkey).copied();

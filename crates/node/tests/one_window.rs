@@ -2,6 +2,8 @@
 //! and submit, three hostile ones submit noise, nothing, and a copy; the validator verifies,
 //! measures and scores them all and makes the next master from the best.
 
+use std::collections::BTreeSet;
+
 use bytes::Bytes;
 use gradient_chain::Keypair;
 use gradient_codec::ErrorFeedback;
@@ -179,7 +181,8 @@ async fn one_window_rewards_honest_work_and_lowers_the_loss() {
             got: Ok(ReceivedDelta::decode(&judge, f).unwrap().unwrap()),
         })
         .collect();
-    let judged = validator::judge_window(&ctx, &judge, &received, &[], 0.0).unwrap();
+    let judged =
+        validator::judge_window(&ctx, &judge, &received, &[], 0.0, &BTreeSet::new()).unwrap();
     println!("{:.1}s: measured", t0.elapsed().as_secs_f64());
     let outcomes = &judged.decision.outcomes;
     for (name, (outcome, m)) in names.iter().zip(outcomes.iter().zip(&judged.measured)) {
@@ -216,7 +219,8 @@ async fn one_window_rewards_honest_work_and_lowers_the_loss() {
     println!("master loss {before} -> {after}");
     assert!(after < before, "{before} -> {after}");
     // Judging again gives the same verdicts, and the master the same bits.
-    let again = validator::judge_window(&ctx, &judge, &received, &[], 0.0).unwrap();
+    let again =
+        validator::judge_window(&ctx, &judge, &received, &[], 0.0, &BTreeSet::new()).unwrap();
     assert_eq!(again.decision, judged.decision);
     let again = validator::apply_aggregate(&ctx, &base, &weighted).unwrap();
     assert_eq!(

@@ -2,6 +2,8 @@
 //! two honest miners train a real window, and the validator's judging (the protocol's rules)
 //! scores variants of the first one's upload against the second's.
 
+use std::collections::BTreeSet;
+
 use bytes::Bytes;
 use gradient_chain::Keypair;
 use gradient_codec::ErrorFeedback;
@@ -46,7 +48,8 @@ struct Paid {
 }
 
 fn paid(ctx: &RunContext, judge: &Judge, other: Received, own: Received, step: f64) -> Paid {
-    let judged = validator::judge_window(ctx, judge, &[other, own], &[], step).unwrap();
+    let judged =
+        validator::judge_window(ctx, judge, &[other, own], &[], step, &BTreeSet::new()).unwrap();
     let scores: Vec<f64> = judged
         .decision
         .outcomes

@@ -26,7 +26,7 @@
 
 use crate::aggregate::{clipped_weights, top_k, top_k_of};
 use crate::config::{AggregationSpec, Average, Include, ScoringSpec};
-use crate::scoring::{Measurement, Rejection, cut_below_best, score};
+use crate::scoring::{Measurement, Rejection, cut_below_best, passes_strictly, score};
 
 /// One miner's submission as the validator found it, before measuring.
 #[derive(Clone, Debug, PartialEq)]
@@ -38,6 +38,9 @@ pub struct Submission {
     pub first_seen_ms: u64,
     /// The checks' verdict (envelope, timing, decoding); for a decoded delta, its L2 norm.
     pub checked: Result<f64, Rejection>,
+    /// The miner's delta of the previous window passed the strict rank test
+    /// ([`Decision::vouches`] of that window), which earns it the looser allowance.
+    pub vouched: bool,
 }
 
 /// Dot products between deltas, accumulated in f64: the previous aggregate's members first
@@ -125,6 +128,10 @@ pub struct Decision {
     /// summed with (the median-norm clip and `1/n`).
     pub members: Vec<usize>,
     pub weights: Vec<f32>,
+    /// Per submission, whether it passed the strict rank test
+    /// ([`scoring::passes_strictly`](crate::scoring::passes_strictly)): the next window's
+    /// `Submission::vouched` of its miner.
+    pub vouches: Vec<bool>,
 }
 
 fn median(mut values: Vec<f64>) -> f64 {
@@ -284,10 +291,20 @@ pub fn decide(
         .plans
         .iter()
         .zip(measured)
-        .map(|(plan, m)| match (plan, m) {
+        .zip(submissions)
+        .map(|((plan, m), sub)| match (plan, m) {
             (Plan::Refused(why), _) => Err(why.clone()),
-            (Plan::Measure { .. }, Some(m)) => score(m, scoring),
+            (Plan::Measure { .. }, Some(m)) => score(m, scoring, sub.vouched),
             (Plan::Measure { .. }, None) => Err(Rejection::NonFinite),
+        })
+        .collect();
+    let vouches = planned
+        .plans
+        .iter()
+        .zip(measured)
+        .map(|(plan, m)| match (plan, m) {
+            (Plan::Measure { .. }, Some(m)) => passes_strictly(m, scoring),
+            _ => false,
         })
         .collect();
     let mut raw: Vec<f64> = outcomes
@@ -334,6 +351,7 @@ pub fn decide(
         outcomes,
         members,
         weights,
+        vouches,
     }
 }
 
@@ -356,6 +374,7 @@ mod tests {
             name: format!("miner {key}"),
             first_seen_ms: seen,
             checked: norm.ok_or(Rejection::Late),
+            vouched: false,
         }
     }
 
@@ -501,6 +520,7 @@ mod tests {
                 name: format!("m{i}"),
                 first_seen_ms: i as u64,
                 checked: Ok(1.0 + i as f64),
+                vouched: false,
             })
             .collect();
         let measure = Plan::Measure {
@@ -552,6 +572,9 @@ mod tests {
         // Accepted, best first; the overlapping one and the one that raised the loss are left
         // out.
         assert_eq!(d.members, vec![0, 2]);
+        // Each measured one passed the devnet's strict rank test (one page of each, in order),
+        // the one that raised the loss too: it trained its pages. The late one was not measured.
+        assert_eq!(d.vouches, vec![true, true, true, false, true]);
         // Clipped to the median norm (the lower of two): 1/2 and (1/3)/2.
         assert_eq!(d.weights, vec![0.5, (1.0 / 3.0) / 2.0]);
         // Only scores that survive the cut, with `positive`.

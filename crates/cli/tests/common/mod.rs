@@ -80,6 +80,24 @@ pub const ADVERSARIES: [&str; 7] = [
     "noise", "lazy", "copy", "stale", "late", "garbage", "replay",
 ];
 
+/// Every kind of hostile miner (`--adversaries all`): the first seven and six that try to be
+/// paid for work that is not theirs or not done on their pages.
+pub const ALL_ADVERSARIES: [&str; 13] = [
+    "noise",
+    "lazy",
+    "copy",
+    "stale",
+    "late",
+    "garbage",
+    "replay",
+    "inflate",
+    "mix",
+    "echo",
+    "elsewhere",
+    "resign",
+    "previous",
+];
+
 /// Honest miners take at least `honest_share` of the incentive and each of the `kinds` of
 /// adversary at most 1%.
 pub fn assert_pays_honest_work_only(
