@@ -172,8 +172,9 @@ fn quality_bench(args: QualityArgs) -> Result<()> {
     }
     if let Some(include) = &args.include {
         run.aggregation.include =
-            serde_json::from_value(serde_json::Value::String(include.clone()))
-                .map_err(|_| anyhow::anyhow!("--include {include}: use positive or accepted"))?;
+            serde_json::from_value(serde_json::Value::String(include.clone())).map_err(|_| {
+                anyhow::anyhow!("--include {include}: use positive, accepted or trained")
+            })?;
     }
     if let Some(k) = args.top_k {
         run.aggregation.top_k = k;

@@ -189,6 +189,11 @@ pub enum Include {
     /// evaluation loss: scores are paid, not aggregated. (Noise measured at the step's length
     /// can pass the own-page check by chance, but it raises the loss on its own pages.)
     Accepted,
+    /// Every submission that passed the checks and the own-page check, best score first,
+    /// whatever its evaluation gain: one honest delta at a third of its size moves the loss on
+    /// eight pages by less than their noise late in a run, so a gain below zero is no sign of
+    /// harm, and selecting on it left windows with one member or none (`gradient bench quality`).
+    Trained,
 }
 
 impl Include {
@@ -310,7 +315,9 @@ impl RunConfig {
                 outer_lr: 1.0,
                 outer_momentum: 0.0,
                 average: Average::Mean,
-                include: Include::Positive,
+                // Every delta that showed work on its pages: choosing by evaluation gain
+                // left late windows of the quality tests with one member or none.
+                include: Include::Trained,
             },
             limits: Limits {
                 max_submission_bytes: 64 << 20,

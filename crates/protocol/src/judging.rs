@@ -336,12 +336,27 @@ pub fn decide(
             top_k(&eligible, &keys, aggregation.top_k)
         }
         Include::Accepted => top_k_of(&raw, &aggregable, &keys, aggregation.top_k),
+        Include::Trained => {
+            let trained: Vec<bool> = planned
+                .plans
+                .iter()
+                .zip(&outcomes)
+                .map(|(p, o)| p.aggregable() && o.is_ok())
+                .collect();
+            top_k_of(&raw, &trained, &keys, aggregation.top_k)
+        }
     };
     let norms: Vec<f64> = members
         .iter()
         .map(|&i| *submissions[i].checked.as_ref().unwrap_or(&0.0))
         .collect();
     let mut weights = clipped_weights(&norms);
+    // No member enters the aggregate at more weight than it was judged at: with fewer members
+    // than `1/delta_weight`, each is added at `delta_weight`, not as a larger share of a mean.
+    // A lone member at full size raised a quality run's master by 0.49 where, judged at a
+    // third, it had lowered the loss (crates/node/tests/quality.rs, window 5 of 10).
+    let judged_at = (scoring.delta_weight * members.len() as f64).min(1.0) as f32;
+    weights.iter_mut().for_each(|w| *w *= judged_at);
     if aggregation.average == Average::Support {
         // The support count divides afterwards, per coordinate.
         let n = weights.len() as f32;
@@ -575,12 +590,22 @@ mod tests {
         // Each measured one passed the devnet's strict rank test (one page of each, in order),
         // the one that raised the loss too: it trained its pages. The late one was not measured.
         assert_eq!(d.vouches, vec![true, true, true, false, true]);
-        // Clipped to the median norm (the lower of two): 1/2 and (1/3)/2.
-        assert_eq!(d.weights, vec![0.5, (1.0 / 3.0) / 2.0]);
-        // Only scores that survive the cut, with `positive`.
+        // Clipped to the median norm (the lower of two): 1/2 and (1/3)/2, then each at no
+        // more than the third it was judged at: two members make 2/3 of a mean.
+        let expected = [0.5 * 2.0 / 3.0, (1.0 / 3.0) / 2.0 * 2.0 / 3.0];
+        assert!(
+            d.weights
+                .iter()
+                .zip(expected)
+                .all(|(&w, e)| (w as f64 - e).abs() < 1e-7),
+            "{:?}",
+            d.weights
+        );
+        // Only scores that survive the cut, with `positive`: one member, added at the weight it
+        // was judged at (a third), not alone at full size.
         run.aggregation.include = Include::Positive;
         let d = decide(&subs, &planned, &measured, &spec, &run.aggregation);
         assert_eq!(d.members, vec![0]);
-        assert_eq!(d.weights, vec![1.0]);
+        assert_eq!(d.weights, vec![(1.0f64 / 3.0) as f32]);
     }
 }
