@@ -29,8 +29,8 @@ fn honest_work_is_paid_and_every_adversary_is_not() {
     println!("master loss without adversaries {clean:?}, with {hostile:?}");
     let (c, h) = (clean[3], hostile[3]);
     // Both devnets cap the honest miners' steps at what fits a window, so their deltas differ
-    // only by the hostile processes slowing the machine (0.03 measured with thirteen kinds);
-    // the master must not lag by the work of a window.
+    // only where the hostile processes slow a miner past its window (equal to 1e-8 measured with
+    // thirteen kinds, 6.3404 both); the master must not lag by the work of a window.
     assert!(
         h <= c + 0.3,
         "adversaries made the master worse: {h} > {c} + 0.3"
