@@ -196,7 +196,7 @@ pub fn run(
     let mut windows = Vec::new();
     let (mut network_tokens, mut bytes, mut submissions) = (0usize, 0usize, 0usize);
     let mut all_pages = Vec::new();
-    // Miners vouched for by a strict pass in the window before (`Decision::vouches`).
+    // Miners vouched for by a pass in the window before (`Decision::vouches`).
     let mut vouched = BTreeSet::new();
     let mut previous_sent: Vec<Vec<f32>> = Vec::new();
     for w in 0..setup.windows {

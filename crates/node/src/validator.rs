@@ -376,7 +376,7 @@ pub fn last_step_norm(latest: &Master, base: &Master) -> f64 {
 /// Judges a window with the protocol's rules ([`judging`]): plans, measures each planned
 /// vector on `judge`'s master, decides. `earlier` are the previous aggregate's members
 /// (hotkey, dense delta), compared with for overlap; `vouched`, the miners whose delta passed
-/// the strict rank test in the previous window (its `Decision::vouches`).
+/// the rank test in the previous window (its `Decision::vouches`).
 pub fn judge_window(
     ctx: &RunContext,
     judge: &Judge,

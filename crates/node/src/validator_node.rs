@@ -67,7 +67,7 @@ struct ValidatorState {
     next_window: u64,
     scores: BTreeMap<AccountId, f64>,
     history: Vec<WindowSummary>,
-    /// Miners whose delta passed the strict rank test in the window before `vouched_for`
+    /// Miners whose delta passed the rank test in the window before `vouched_for`
     /// (`Decision::vouches`), and so get the looser allowance in that window only.
     #[serde(default)]
     vouched: BTreeSet<AccountId>,

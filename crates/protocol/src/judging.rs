@@ -26,7 +26,7 @@
 
 use crate::aggregate::{clipped_weights, top_k, top_k_of};
 use crate::config::{AggregationSpec, Average, Include, ScoringSpec};
-use crate::scoring::{Measurement, Rejection, cut_below_best, passes_strictly, score};
+use crate::scoring::{Measurement, Rejection, cut_below_best, score, vouches};
 
 /// One miner's submission as the validator found it, before measuring.
 #[derive(Clone, Debug, PartialEq)]
@@ -38,8 +38,8 @@ pub struct Submission {
     pub first_seen_ms: u64,
     /// The checks' verdict (envelope, timing, decoding); for a decoded delta, its L2 norm.
     pub checked: Result<f64, Rejection>,
-    /// The miner's delta of the previous window passed the strict rank test
-    /// ([`Decision::vouches`] of that window), which earns it the looser allowance.
+    /// The miner's delta of the previous window passed the rank test ([`Decision::vouches`]
+    /// of that window), which earns it the looser allowance.
     pub vouched: bool,
 }
 
@@ -128,8 +128,8 @@ pub struct Decision {
     /// summed with (the median-norm clip and `1/n`).
     pub members: Vec<usize>,
     pub weights: Vec<f32>,
-    /// Per submission, whether it passed the strict rank test
-    /// ([`scoring::passes_strictly`](crate::scoring::passes_strictly)): the next window's
+    /// Per submission, whether it passed the rank test
+    /// ([`scoring::vouches`](crate::scoring::vouches)): the next window's
     /// `Submission::vouched` of its miner.
     pub vouches: Vec<bool>,
 }
@@ -298,12 +298,13 @@ pub fn decide(
             (Plan::Measure { .. }, None) => Err(Rejection::NonFinite),
         })
         .collect();
-    let vouches = planned
+    let vouched_next = planned
         .plans
         .iter()
         .zip(measured)
-        .map(|(plan, m)| match (plan, m) {
-            (Plan::Measure { .. }, Some(m)) => passes_strictly(m, scoring),
+        .zip(submissions)
+        .map(|((plan, m), sub)| match (plan, m) {
+            (Plan::Measure { .. }, Some(m)) => vouches(m, scoring, sub.vouched),
             _ => false,
         })
         .collect();
@@ -366,7 +367,7 @@ pub fn decide(
         outcomes,
         members,
         weights,
-        vouches,
+        vouches: vouched_next,
     }
 }
 
@@ -587,8 +588,8 @@ mod tests {
         // Accepted, best first; the overlapping one and the one that raised the loss are left
         // out.
         assert_eq!(d.members, vec![0, 2]);
-        // Each measured one passed the devnet's strict rank test (one page of each, in order),
-        // the one that raised the loss too: it trained its pages. The late one was not measured.
+        // Each measured one passed the devnet's rank test (one page of each, in order), the one
+        // that raised the loss too: it trained its pages. The late one was not measured.
         assert_eq!(d.vouches, vec![true, true, true, false, true]);
         // Clipped to the median norm (the lower of two): 1/2 and (1/3)/2, then each at no
         // more than the third it was judged at: two members make 2/3 of a mean.

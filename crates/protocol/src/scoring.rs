@@ -75,7 +75,7 @@ pub enum Rejection {
 /// The loss reduction a delta brings on the evaluation pages (never negative), but no more than
 /// the evidence that its miner trained its own pages (their mean gain beyond the evaluation
 /// pages'), or why it earns nothing. `vouched`: the miner's delta of the previous window
-/// passed the strict rank test ([`passes_strictly`]), which earns it the run's looser allowance.
+/// passed the rank test ([`vouches`]), which earns it the run's looser allowance.
 ///
 /// Where the run sets `own_page_inversions`, a rank test (Mann-Whitney's, counted) comes
 /// first: own pages must gain more than evaluation pages in every pair but at most that many.
@@ -86,12 +86,12 @@ pub enum Rejection {
 /// inversion: [`chance_pass`]), whatever its size or direction and with no threshold in units of
 /// loss; one trained on part of its pages (a token step, work on one page) fails on the others.
 ///
-/// Late in a run an honest delta is weak and its pages' gains noisy: one in a dozen shows an
-/// inversion or a few (`gradient bench quality`, docs/protocol.md). A miner that passed the
-/// strict test in its previous window is allowed `own_page_inversions_vouched`: a delta that did no
-/// work passes that looser test by chance only after a strict pass, itself a chance of 2 in 495
-/// without work, and a miner that worked last window and not in this one gains at most one
-/// window at the looser chance before it must pass strictly again.
+/// Late in a run an honest delta is weak and its pages' gains noisy: it shows an inversion or a
+/// few (up to 5 of 32 in a default devnet, docs/protocol.md). A miner whose delta passed the
+/// rank test in its previous window is allowed `own_page_inversions_vouched`: a delta that did
+/// no work gets there only through a strict pass first (2 in 495 without work), then keeps
+/// passing at the looser chance (27 in 495 for 6 inversions) as long as it does; a miner
+/// that worked and then stopped passes at that chance until its first refusal.
 ///
 /// The cap keeps work that is not the miner's from paying: another miner's delta or the
 /// network's own last step lowers the loss on the miner's pages no more than on other training
@@ -125,11 +125,10 @@ pub fn score(m: &Measurement, spec: &ScoringSpec, vouched: bool) -> Result<f64, 
     Ok(eval_gain.min(advantage).max(0.0))
 }
 
-/// Whether a measured delta passed the strict rank test (no more than `own_page_inversions`),
-/// which vouches for its miner in the next window. Without a rank test, never.
-pub fn passes_strictly(m: &Measurement, spec: &ScoringSpec) -> bool {
-    spec.own_page_inversions
-        .is_some_and(|allowed| score(m, spec, false).is_ok() && inversions(m) <= allowed)
+/// Whether a measured delta passed the rank test that applied to it (`vouched` as in
+/// [`score`]), which vouches for its miner in the next window. Without a rank test, never.
+pub fn vouches(m: &Measurement, spec: &ScoringSpec, vouched: bool) -> bool {
+    spec.own_page_inversions.is_some() && score(m, spec, vouched).is_ok()
 }
 
 /// Pairs of an own page and an evaluation page where the own page did not gain more.
@@ -291,32 +290,34 @@ mod tests {
         // Two inversions, a clear mean advantage: paid.
         let m = measured(&[0.8, 0.7], &[0.1, 0.85]);
         assert!((score(&m, &mean_only, false).unwrap() - 0.275).abs() < 1e-12);
-        assert!(!passes_strictly(&m, &mean_only));
+        assert!(!vouches(&m, &mean_only, false));
         let lazy = measured(&[0.3, 0.3], &[0.3, 0.3]);
         assert_eq!(score(&lazy, &mean_only, false), Err(Rejection::NotTrained));
     }
 
     #[test]
-    fn a_strict_pass_vouches_for_the_looser_allowance() {
+    fn a_pass_vouches_for_the_looser_allowance() {
         let devnet = spec();
         assert_eq!(devnet.own_page_inversions, Some(1));
-        assert_eq!(devnet.own_page_inversions_vouched, Some(4));
+        assert_eq!(devnet.own_page_inversions_vouched, Some(6));
         let clean = measured(&[0.6, 0.5, 0.55, 0.7], &[0.1, 0.2, 0.0, 0.15]);
         assert!(score(&clean, &devnet, false).is_ok());
-        assert!(passes_strictly(&clean, &devnet));
+        assert!(vouches(&clean, &devnet, false));
         // A weak late delta: two of its pages below the best evaluation page.
         let weak = measured(&[0.1, 0.1, 0.3, 0.4], &[0.05, 0.11, 0.13, 0.0]);
         assert_eq!(inversions(&weak), 4);
         assert_eq!(score(&weak, &devnet, false), Err(Rejection::NotTrained));
         assert!(score(&weak, &devnet, true).is_ok());
-        assert!(!passes_strictly(&weak, &devnet));
+        // Passing the looser test vouches again; failing the strict one does not.
+        assert!(vouches(&weak, &devnet, true));
+        assert!(!vouches(&weak, &devnet, false));
         // Seven: refused even for a miner vouched for.
         let weaker = measured(&[0.1, 0.1, 0.3, 0.4], &[0.05, 0.11, 0.13, 0.35]);
         assert_eq!(inversions(&weaker), 7);
         assert_eq!(score(&weaker, &devnet, true), Err(Rejection::NotTrained));
-        // A strict ranking with no mean advantage beyond the run's minimum vouches for nothing.
+        // No pages, no evidence: no vouching either.
         let none = measured(&[], &[0.1]);
-        assert!(!passes_strictly(&none, &devnet));
+        assert!(!vouches(&none, &devnet, true));
     }
 
     #[test]
@@ -356,7 +357,7 @@ mod tests {
             d.eval_pages,
             d.own_page_inversions_vouched.unwrap(),
         );
-        assert!((loose - 12.0 / 495.0).abs() < 1e-15, "{loose}");
+        assert!((loose - 27.0 / 495.0).abs() < 1e-12, "{loose}");
     }
 
     #[test]
