@@ -24,6 +24,7 @@ use crate::master::Master;
 use crate::miner::{pages_for, train_window_from};
 use crate::validator::{
     Fetched, Judge, Received, ReceivedDelta, apply_aggregate, judge_window, last_step_norm,
+    vouched_next,
 };
 
 /// What to simulate besides the run config.
@@ -423,12 +424,7 @@ fn judge_and_aggregate(
     let step = last_step_norm(latest, base);
     let judged = judge_window(ctx, &judge, &received, &[], step, vouched)?;
     let decision = &judged.decision;
-    *vouched = received
-        .iter()
-        .zip(&decision.vouches)
-        .filter(|(_, v)| **v)
-        .map(|(r, _)| r.hotkey)
-        .collect();
+    *vouched = vouched_next(&received, decision);
     let measurements = judged.measured.iter().flatten().cloned().collect();
     let rejected = decision
         .outcomes

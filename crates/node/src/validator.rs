@@ -373,6 +373,16 @@ pub fn last_step_norm(latest: &Master, base: &Master) -> f64 {
         .sqrt()
 }
 
+/// The miners a window's judgement vouches for in the next window (`Decision::vouches`).
+pub fn vouched_next(received: &[Received], decision: &Decision) -> BTreeSet<AccountId> {
+    received
+        .iter()
+        .zip(&decision.vouches)
+        .filter(|(_, vouched)| **vouched)
+        .map(|(r, _)| r.hotkey)
+        .collect()
+}
+
 /// Judges a window with the protocol's rules ([`judging`]): plans, measures each planned
 /// vector on `judge`'s master, decides. `earlier` are the previous aggregate's members
 /// (hotkey, dense delta), compared with for overlap; `vouched`, the miners whose delta passed

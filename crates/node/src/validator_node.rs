@@ -78,7 +78,7 @@ struct ValidatorState {
 impl ValidatorState {
     /// Who is vouched for in `window`: nobody where the window before it was not judged.
     fn vouched_in(&self, window: u64) -> BTreeSet<AccountId> {
-        if self.vouched_for == window && window > 0 {
+        if self.vouched_for == window {
             self.vouched.clone()
         } else {
             BTreeSet::new()
@@ -388,12 +388,7 @@ impl ValidatorNode {
         })?;
         drop(earlier);
         let decision = &judged.decision;
-        let vouched: BTreeSet<AccountId> = received
-            .iter()
-            .zip(&decision.vouches)
-            .filter(|(_, vouched)| **vouched)
-            .map(|(r, _)| r.hotkey)
-            .collect();
+        let vouched = validator::vouched_next(&received, decision);
         let mut results: Vec<MinerResult> = candidates
             .iter()
             .zip(&received)

@@ -298,16 +298,7 @@ pub fn decide(
             (Plan::Measure { .. }, None) => Err(Rejection::NonFinite),
         })
         .collect();
-    let vouched_next = planned
-        .plans
-        .iter()
-        .zip(measured)
-        .zip(submissions)
-        .map(|((plan, m), sub)| match (plan, m) {
-            (Plan::Measure { .. }, Some(m)) => vouches(m, scoring, sub.vouched),
-            _ => false,
-        })
-        .collect();
+    let vouched_next = outcomes.iter().map(|o| vouches(o, scoring)).collect();
     let mut raw: Vec<f64> = outcomes
         .iter()
         .map(|o| *o.as_ref().unwrap_or(&0.0))
@@ -320,13 +311,14 @@ pub fn decide(
         }
     }
     let keys: Vec<[u8; 32]> = submissions.iter().map(|s| s.hotkey).collect();
-    let aggregable: Vec<bool> = planned
+    // Passed every check and the own-page check, and not judged on a residual.
+    let passed: Vec<bool> = planned
         .plans
         .iter()
         .zip(&outcomes)
-        .zip(&gained)
-        .map(|((p, o), &gained)| p.aggregable() && o.is_ok() && gained)
+        .map(|(p, o)| p.aggregable() && o.is_ok())
         .collect();
+    let aggregable: Vec<bool> = passed.iter().zip(&gained).map(|(&p, &g)| p && g).collect();
     let members = match aggregation.include {
         Include::Positive => {
             let eligible: Vec<f64> = raw
@@ -337,15 +329,7 @@ pub fn decide(
             top_k(&eligible, &keys, aggregation.top_k)
         }
         Include::Accepted => top_k_of(&raw, &aggregable, &keys, aggregation.top_k),
-        Include::Trained => {
-            let trained: Vec<bool> = planned
-                .plans
-                .iter()
-                .zip(&outcomes)
-                .map(|(p, o)| p.aggregable() && o.is_ok())
-                .collect();
-            top_k_of(&raw, &trained, &keys, aggregation.top_k)
-        }
+        Include::Trained => top_k_of(&raw, &passed, &keys, aggregation.top_k),
     };
     let norms: Vec<f64> = members
         .iter()

@@ -125,10 +125,10 @@ pub fn score(m: &Measurement, spec: &ScoringSpec, vouched: bool) -> Result<f64, 
     Ok(eval_gain.min(advantage).max(0.0))
 }
 
-/// Whether a measured delta passed the rank test that applied to it (`vouched` as in
-/// [`score`]), which vouches for its miner in the next window. Without a rank test, never.
-pub fn vouches(m: &Measurement, spec: &ScoringSpec, vouched: bool) -> bool {
-    spec.own_page_inversions.is_some() && score(m, spec, vouched).is_ok()
+/// Whether a delta's outcome (from [`score`], with the allowance that applied to it) vouches
+/// for its miner in the next window: it passed the rank test. Without a rank test, never.
+pub fn vouches(outcome: &Result<f64, Rejection>, spec: &ScoringSpec) -> bool {
+    spec.own_page_inversions.is_some() && outcome.is_ok()
 }
 
 /// Pairs of an own page and an evaluation page where the own page did not gain more.
@@ -290,7 +290,7 @@ mod tests {
         // Two inversions, a clear mean advantage: paid.
         let m = measured(&[0.8, 0.7], &[0.1, 0.85]);
         assert!((score(&m, &mean_only, false).unwrap() - 0.275).abs() < 1e-12);
-        assert!(!vouches(&m, &mean_only, false));
+        assert!(!vouches(&score(&m, &mean_only, false), &mean_only));
         let lazy = measured(&[0.3, 0.3], &[0.3, 0.3]);
         assert_eq!(score(&lazy, &mean_only, false), Err(Rejection::NotTrained));
     }
@@ -302,22 +302,22 @@ mod tests {
         assert_eq!(devnet.own_page_inversions_vouched, Some(6));
         let clean = measured(&[0.6, 0.5, 0.55, 0.7], &[0.1, 0.2, 0.0, 0.15]);
         assert!(score(&clean, &devnet, false).is_ok());
-        assert!(vouches(&clean, &devnet, false));
+        assert!(vouches(&score(&clean, &devnet, false), &devnet));
         // A weak late delta: two of its pages below the best evaluation page.
         let weak = measured(&[0.1, 0.1, 0.3, 0.4], &[0.05, 0.11, 0.13, 0.0]);
         assert_eq!(inversions(&weak), 4);
         assert_eq!(score(&weak, &devnet, false), Err(Rejection::NotTrained));
         assert!(score(&weak, &devnet, true).is_ok());
         // Passing the looser test vouches again; failing the strict one does not.
-        assert!(vouches(&weak, &devnet, true));
-        assert!(!vouches(&weak, &devnet, false));
+        assert!(vouches(&score(&weak, &devnet, true), &devnet));
+        assert!(!vouches(&score(&weak, &devnet, false), &devnet));
         // Seven: refused even for a miner vouched for.
         let weaker = measured(&[0.1, 0.1, 0.3, 0.4], &[0.05, 0.11, 0.13, 0.35]);
         assert_eq!(inversions(&weaker), 7);
         assert_eq!(score(&weaker, &devnet, true), Err(Rejection::NotTrained));
         // No pages, no evidence: no vouching either.
         let none = measured(&[], &[0.1]);
-        assert!(!vouches(&none, &devnet, true));
+        assert!(!vouches(&score(&none, &devnet, true), &devnet));
     }
 
     #[test]
