@@ -19,8 +19,10 @@ fn killed_nodes_resume_and_nothing_is_lost_or_counted_twice() {
             "4",
             "--miners",
             "2",
+            // 12 steps, as in network.rs: at 8 (two steps per own page, some of them in the
+            // warmup) the rank test refused honest deltas in most windows of one run.
             "--inner-steps",
-            "8",
+            "12",
             "--chaos",
         ],
         &[],
@@ -80,7 +82,15 @@ fn killed_nodes_resume_and_nothing_is_lost_or_counted_twice() {
         .unwrap()
         .unwrap()
         .path();
-    let count = |what: &str| std::fs::read_dir(run.join(what)).unwrap().count();
+    // A write the SIGKILL cut short leaves object_store's staging file (`NAME#N`) beside the
+    // objects; the store's listing skips it, and so does this count.
+    let count = |what: &str| {
+        std::fs::read_dir(run.join(what))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|name| !name.contains('#'))
+            .count()
+    };
     assert_eq!(count("masters"), 4, "masters 1..=4");
     assert_eq!(count("aggregates"), 4, "aggregates 0..=3");
 

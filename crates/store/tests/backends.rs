@@ -299,3 +299,47 @@ on_both_backends!(
     written_once,
     published_once,
 );
+
+/// A node killed in the middle of writing to a directory store leaves the write's staging file
+/// (`KEY#N`) behind. It is not an object: listing skips it and the write, done again after the
+/// restart, publishes the key as if nothing had happened.
+#[tokio::test]
+async fn a_write_cut_short_leaves_nothing_that_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let location = gradient_store::Location::File {
+        root: dir.path().to_path_buf(),
+    };
+    let store = Store::open(&location, StoreConfig::default()).unwrap();
+    std::fs::create_dir_all(dir.path().join("agg")).unwrap();
+    std::fs::write(dir.path().join("agg/0#1"), b"half an agg").unwrap();
+    assert!(store.list("agg").await.unwrap().is_empty());
+
+    let data = Bytes::from_static(b"the whole aggregate");
+    store
+        .publish_envelope(
+            "agg/0",
+            &miner(),
+            Kind::Aggregate,
+            RUN,
+            0,
+            BASE,
+            data.clone(),
+        )
+        .await
+        .unwrap();
+    let listed = store.list("agg").await.unwrap();
+    assert_eq!(
+        listed.iter().map(|l| l.key.as_str()).collect::<Vec<_>>(),
+        vec!["agg/0"]
+    );
+    let expect = Expect {
+        kind: Some(Kind::Aggregate),
+        window: Some(0),
+        ..expect()
+    };
+    let opened = store
+        .get_envelope("agg/0", &expect, u64::MAX)
+        .await
+        .unwrap();
+    assert_eq!(opened.payload, data);
+}
