@@ -38,5 +38,5 @@ row "no eager start" --eager false
 row "Nesterov lr 0.7, momentum 0.6 (the old outer step)" --outer-lr 0.7 --outer-momentum 0.6
 row "only positive scores aggregated" --include positive
 row "deltas measured at full weight" --delta-weight 1
-row "inner AdamW state kept across windows" --keep-optimizer true
+row "fresh inner AdamW moments every window" --keep-optimizer false
 row "2 pages a window, repeated (old devnet)" --pages-per-window 2

@@ -200,6 +200,44 @@ impl Keypair {
         Ok(Self::from_seed(&mini.to_bytes()))
     }
 
+    /// The keypair of a secret URI as Substrate writes it: a phrase (or nothing, for the dev
+    /// phrase behind `//Alice`) followed by hard junctions, `//Alice` or `PHRASE//hot//0`.
+    /// Soft junctions (`/x`) and passwords (`///pw`) are refused: no wallet of ours uses them.
+    pub fn from_uri(uri: &str) -> Result<Self, KeyError> {
+        const DEV_PHRASE: &str =
+            "bottom drive obey lake curtain smoke basket hold race lonely fit walk";
+        let (phrase, path) = match uri.find('/') {
+            Some(at) => (uri[..at].trim(), &uri[at..]),
+            None => (uri.trim(), ""),
+        };
+        let phrase = if phrase.is_empty() {
+            DEV_PHRASE
+        } else {
+            phrase
+        };
+        let mut pair = Self::from_phrase(phrase)?;
+        if path.is_empty() {
+            return Ok(pair);
+        }
+        let bad = |why: &str| KeyError::Mnemonic(format!("secret URI path {path:?}: {why}"));
+        let Some(rest) = path.strip_prefix("//") else {
+            return Err(bad("only hard junctions (//name) are supported"));
+        };
+        for junction in rest.split("//") {
+            if junction.is_empty() || junction.contains('/') {
+                return Err(bad(
+                    "only hard junctions (//name), no soft ones or passwords",
+                ));
+            }
+            let (mini, _) = pair
+                .inner
+                .secret
+                .hard_derive_mini_secret_key(Some(chain_code(junction)), b"");
+            pair = Self::from_seed(&mini.to_bytes());
+        }
+        Ok(pair)
+    }
+
     /// A fresh random key and the 12-word phrase that recreates it.
     pub fn generate() -> Result<(Self, Zeroizing<String>), KeyError> {
         let mut entropy = Zeroizing::new([0u8; 16]);
@@ -230,6 +268,39 @@ impl Keypair {
 
     pub fn sign(&self, message: &[u8]) -> Signature {
         Signature(self.inner.sign_simple(SIGNING_CONTEXT, message).to_bytes())
+    }
+}
+
+/// A junction's chain code as Substrate makes it: a number as u64 little-endian, anything else
+/// SCALE-encoded as a string; zero-padded to 32 bytes, or hashed (blake2b-256) when longer.
+fn chain_code(junction: &str) -> schnorrkel::derive::ChainCode {
+    let encoded = match junction.parse::<u64>() {
+        Ok(n) => n.to_le_bytes().to_vec(),
+        Err(_) => {
+            let bytes = junction.as_bytes();
+            let mut out = compact_len(bytes.len());
+            out.extend_from_slice(bytes);
+            out
+        }
+    };
+    let mut code = [0u8; 32];
+    if encoded.len() > 32 {
+        let mut hasher = blake2::Blake2b::<blake2::digest::consts::U32>::new();
+        hasher.update(&encoded);
+        code.copy_from_slice(&hasher.finalize());
+    } else {
+        code[..encoded.len()].copy_from_slice(&encoded);
+    }
+    schnorrkel::derive::ChainCode(code)
+}
+
+/// SCALE's compact encoding of a length (the lengths of junction names fit its first three
+/// modes).
+fn compact_len(n: usize) -> Vec<u8> {
+    match n {
+        0..=63 => vec![(n as u8) << 2],
+        64..=16383 => (((n as u16) << 2) | 1).to_le_bytes().to_vec(),
+        _ => (((n as u32) << 2) | 2).to_le_bytes().to_vec(),
     }
 }
 
@@ -280,6 +351,34 @@ mod tests {
             pair.account().to_ss58(),
             "5DfhGyQdFobKM8NsWvEeAKk5EQQgYe9AydgJ7rMB6E1EqRzV"
         );
+    }
+
+    #[test]
+    fn secret_uris_derive_as_substrate_does() {
+        // The dev accounts' addresses, as every Substrate tool prints them.
+        let alice = Keypair::from_uri("//Alice").unwrap();
+        assert_eq!(
+            alice.account().to_ss58(),
+            "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY"
+        );
+        assert_eq!(
+            Keypair::from_uri("//Bob").unwrap().account().to_ss58(),
+            "5FHneW46xGXgs5mUiveU4sbTyGBzmstUspZC92UhjJM694ty"
+        );
+        let phrase = "bottom drive obey lake curtain smoke basket hold race lonely fit walk";
+        assert_eq!(
+            Keypair::from_uri(&format!("{phrase}//Alice"))
+                .unwrap()
+                .account(),
+            alice.account()
+        );
+        assert_eq!(
+            Keypair::from_uri(phrase).unwrap().account(),
+            Keypair::from_phrase(phrase).unwrap().account()
+        );
+        for bad in ["//Alice/soft", "/soft", "//Alice///password", "//"] {
+            assert!(Keypair::from_uri(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -28,7 +28,7 @@ pub struct QualityArgs {
     /// Pages per miner and window [default: the run's].
     #[arg(long, env = "GRADIENT_PAGES_PER_WINDOW")]
     pages_per_window: Option<usize>,
-    /// Send every value as f32 instead of the run's sparse codec.
+    /// Send every value as f32, uncompressed (no factors, no selection).
     #[arg(long)]
     dense: bool,
     /// Select the tiles' DCT coefficients instead of their values [default: the run's].
@@ -85,8 +85,8 @@ pub struct QualityArgs {
     /// all (`mean`) [default: the run's].
     #[arg(long)]
     average: Option<String>,
-    /// Miners keep their inner optimizer's state across windows (the miner does not yet)
-    /// [default: false].
+    /// Miners keep their inner optimizer's state across windows, as the miner does
+    /// [default: true].
     #[arg(long)]
     keep_optimizer: Option<bool>,
     /// Window w trains from master w-1, as the protocol pipelines it [default: the run's].
@@ -129,6 +129,7 @@ fn quality_bench(args: QualityArgs) -> Result<()> {
     }
     if args.dense {
         run.codec.values = Values::Dense;
+        run.codec.rank = 0;
     }
     if let Some(dct) = args.dct {
         run.codec.dct = dct;
@@ -193,7 +194,7 @@ fn quality_bench(args: QualityArgs) -> Result<()> {
         stale: args.stale.unwrap_or(true),
         eager: args.eager.unwrap_or(true) || args.eager_sent,
         eager_sent: args.eager_sent,
-        keep_optimizer: args.keep_optimizer.unwrap_or(false),
+        keep_optimizer: args.keep_optimizer.unwrap_or(true),
         feedback_beta: args.beta.unwrap_or(gradient_node::miner::FEEDBACK_BETA),
         probe_rank: args.probe_rank,
         stages: true,

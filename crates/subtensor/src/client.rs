@@ -1,0 +1,306 @@
+//! [`Subtensor`]: one connection to a subtensor node, every call bounded in time, with call and
+//! storage shapes read from the metadata the node serves.
+
+use std::time::Duration;
+
+use gradient_chain::{AccountId, Keypair};
+use subxt::dynamic::{self, Value};
+use subxt::ext::scale_value::Composite;
+use subxt::{OnlineClient, SubstrateConfig};
+
+use crate::error::SubtensorError;
+use crate::network::Endpoint;
+use crate::signer::Signer;
+use crate::value;
+
+type Client = OnlineClient<SubstrateConfig>;
+type AtBlock = subxt::OnlineClientAtBlock<SubstrateConfig>;
+
+/// A finalized block: its number, hash and the time the chain recorded for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Block {
+    pub number: u64,
+    pub hash: [u8; 32],
+    /// `Timestamp.Now` at this block.
+    pub timestamp_ms: u64,
+}
+
+/// A bucket location as committed on chain, and the block it was committed at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommittedData {
+    pub block: u64,
+    pub data: Vec<u8>,
+}
+
+/// How long to wait: for one answer, and for a transaction to be finalized.
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    pub answer: Duration,
+    pub inclusion: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        // Finney finalizes in about two 12 s blocks; a minute is a few blocks of slack.
+        Timeouts {
+            answer: Duration::from_secs(30),
+            inclusion: Duration::from_secs(60),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Subtensor {
+    client: Client,
+    url: String,
+    timeouts: Timeouts,
+}
+
+impl Subtensor {
+    pub async fn connect(endpoint: &Endpoint, timeouts: Timeouts) -> Result<Self, SubtensorError> {
+        let url = endpoint.url.clone();
+        let connect = Client::from_insecure_url(&url);
+        let client = tokio::time::timeout(timeouts.answer, connect)
+            .await
+            .map_err(|_| SubtensorError::Connect {
+                url: url.clone(),
+                why: format!("no answer within {:?}", timeouts.answer),
+            })?
+            .map_err(|e| SubtensorError::Connect {
+                url: url.clone(),
+                why: e.to_string(),
+            })?;
+        Ok(Subtensor {
+            client,
+            url,
+            timeouts,
+        })
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub fn genesis_hash(&self) -> [u8; 32] {
+        self.client.genesis_hash().0
+    }
+
+    pub(crate) async fn bounded<T, E: std::fmt::Display>(
+        &self,
+        what: &str,
+        future: impl std::future::Future<Output = Result<T, E>>,
+    ) -> Result<T, SubtensorError> {
+        tokio::time::timeout(self.timeouts.answer, future)
+            .await
+            .map_err(|_| SubtensorError::Timeout {
+                what: what.to_string(),
+                after: self.timeouts.answer,
+            })?
+            .map_err(|e| SubtensorError::rpc(what, e))
+    }
+
+    pub(crate) async fn at(&self, number: Option<u64>) -> Result<AtBlock, SubtensorError> {
+        match number {
+            None => {
+                self.bounded("the finalized head", self.client.at_current_block())
+                    .await
+            }
+            Some(n) => {
+                self.bounded(&format!("block {n}"), self.client.at_block(n))
+                    .await
+            }
+        }
+    }
+
+    /// The last finalized block, or block `number`.
+    pub async fn block(&self, number: Option<u64>) -> Result<Block, SubtensorError> {
+        let at = self.at(number).await?;
+        let now = dynamic::storage::<(), u64>("Timestamp", "Now");
+        let stored = self
+            .bounded("Timestamp.Now", at.storage().fetch(now, ()))
+            .await?;
+        let timestamp_ms = stored
+            .decode()
+            .map_err(|e| SubtensorError::shape("Timestamp.Now", e))?;
+        Ok(Block {
+            number: at.block_number(),
+            hash: at.block_hash().0,
+            timestamp_ms,
+        })
+    }
+
+    pub async fn spec_version(&self) -> Result<u32, SubtensorError> {
+        Ok(self.at(None).await?.spec_version())
+    }
+
+    /// A storage value at the head as a dynamic value, `None` where nothing is stored.
+    pub async fn storage(
+        &self,
+        pallet: &str,
+        entry: &str,
+        keys: Vec<Value>,
+    ) -> Result<Option<Value>, SubtensorError> {
+        let at = self.at(None).await?;
+        let address = dynamic::storage::<Vec<Value>, Value>(pallet, entry);
+        let what = format!("{pallet}.{entry}");
+        let found = self
+            .bounded(&what, at.storage().try_fetch(address, keys))
+            .await?;
+        found
+            .map(|v| v.decode().map_err(|e| SubtensorError::shape(&what, e)))
+            .transpose()
+    }
+
+    /// A storage value at the head, or its default where nothing is stored.
+    pub async fn storage_or_default(
+        &self,
+        pallet: &str,
+        entry: &str,
+        keys: Vec<Value>,
+    ) -> Result<Value, SubtensorError> {
+        let at = self.at(None).await?;
+        let address = dynamic::storage::<Vec<Value>, Value>(pallet, entry);
+        let what = format!("{pallet}.{entry}");
+        let found = self
+            .bounded(&what, at.storage().fetch(address, keys))
+            .await?;
+        found.decode().map_err(|e| SubtensorError::shape(&what, e))
+    }
+
+    /// The names of a call's arguments in the runtime the node runs.
+    pub async fn call_fields(
+        &self,
+        pallet: &str,
+        call: &str,
+    ) -> Result<Vec<String>, SubtensorError> {
+        let at = self.at(None).await?;
+        let metadata = at.metadata();
+        let variant = metadata
+            .pallet_by_name(pallet)
+            .and_then(|p| p.call_variant_by_name(call))
+            .ok_or_else(|| {
+                SubtensorError::shape(format!("{pallet}.{call}"), "no such call in this runtime")
+            })?;
+        Ok(variant
+            .fields
+            .iter()
+            .map(|f| f.name.clone().unwrap_or_default())
+            .collect())
+    }
+
+    pub async fn free_balance(&self, account: &AccountId) -> Result<u128, SubtensorError> {
+        let info = self
+            .storage_or_default("System", "Account", vec![Value::from_bytes(account.0)])
+            .await?;
+        value::number(value::field(value::field(&info, "data")?, "free")?)
+    }
+
+    /// Signs `call` with `signer`, submits it and waits until it is in a finalized block; a
+    /// call the chain refused comes back as [`SubtensorError::Refused`] with the pallet's
+    /// error by name.
+    pub async fn submit(
+        &self,
+        signer: &Keypair,
+        pallet: &str,
+        call: &str,
+        args: Composite<()>,
+    ) -> Result<Events, SubtensorError> {
+        let name = format!("{pallet}.{call}");
+        let payload = dynamic::tx(pallet, call, args);
+        let at = self.at(None).await?;
+        let progress = self
+            .bounded(
+                &format!("submitting {name}"),
+                at.tx()
+                    .sign_and_submit_then_watch_default(&payload, &Signer(signer)),
+            )
+            .await
+            .map_err(|e| refused_in_pool(&name, e))?;
+        let events = tokio::time::timeout(
+            self.timeouts.inclusion,
+            progress.wait_for_finalized_success(),
+        )
+        .await
+        .map_err(|_| SubtensorError::NotIncluded {
+            call: name.clone(),
+            after: self.timeouts.inclusion,
+        })?
+        .map_err(|e| refused(&name, e))?;
+        Events::read(&events)
+    }
+}
+
+/// The events a finalized call raised, decoded as dynamic values.
+#[derive(Debug, Clone, Default)]
+pub struct Events {
+    pub events: Vec<(String, String, Composite<()>)>,
+}
+
+impl Events {
+    fn read(
+        events: &subxt::extrinsics::ExtrinsicEvents<SubstrateConfig>,
+    ) -> Result<Events, SubtensorError> {
+        let mut out = Vec::new();
+        for event in events.iter() {
+            let event = event.map_err(|e| SubtensorError::shape("event", e))?;
+            let fields = event
+                .decode_fields_unchecked_as::<Composite<()>>()
+                .map_err(|e| SubtensorError::shape("event", e))?;
+            out.push((
+                event.pallet_name().to_string(),
+                event.event_name().to_string(),
+                fields,
+            ));
+        }
+        Ok(Events { events: out })
+    }
+
+    pub fn find(&self, pallet: &str, name: &str) -> Option<&Composite<()>> {
+        self.events
+            .iter()
+            .find(|(p, n, _)| p == pallet && n == name)
+            .map(|(_, _, fields)| fields)
+    }
+}
+
+/// Words for what a refusal means, where we know what to do about it.
+fn hint(error: &str) -> &'static str {
+    match error {
+        e if e.contains("NotEnoughBalance") || e.contains("Inability to pay") => {
+            ": the coldkey's free balance does not cover it; fund the coldkey and try again"
+        }
+        e if e.contains("HotKeyNotRegisteredInSubNet") => {
+            ": register the hotkey on this subnet first"
+        }
+        e if e.contains("SettingWeightsTooFast") => {
+            ": weights were set too recently; wait for the subnet's weights rate limit"
+        }
+        e if e.contains("CommitRevealEnabled") => {
+            ": this subnet has commit-reveal on; weights must be committed timelocked"
+        }
+        _ => "",
+    }
+}
+
+fn refused(call: &str, e: impl std::fmt::Display) -> SubtensorError {
+    let text = e.to_string();
+    // subxt wraps a pallet error in three sentences; the name is what a user can look up.
+    let error = match text.split_once("Pallet error: ") {
+        Some((_, name)) => name.to_string(),
+        None => text,
+    };
+    let hint = hint(&error).to_string();
+    SubtensorError::Refused {
+        call: call.to_string(),
+        error,
+        hint,
+    }
+}
+
+/// A transaction the pool would not take (bad fees, stale nonce) is a refusal too.
+fn refused_in_pool(call: &str, e: SubtensorError) -> SubtensorError {
+    match e {
+        SubtensorError::Rpc { why, .. } => refused(call, why),
+        other => other,
+    }
+}

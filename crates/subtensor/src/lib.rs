@@ -1,0 +1,36 @@
+//! The real Bittensor chain for Gradient: a subtensor client on subxt's dynamic API.
+//!
+//! - [`Endpoint`]: which node, from `--subtensor.network` / `--subtensor.chain_endpoint`.
+//! - [`Subtensor`]: one connection; every answer bounded in time ([`Timeouts`]), every call
+//!   waited for until finalized, a refusal decoded to the pallet's error by name
+//!   ([`SubtensorError::Refused`]). Call and storage shapes come from the metadata the node
+//!   serves, so one client reads spec 218 and later runtimes.
+//! - Subnet calls on it: `register_network`, `burned_register`, `set_commitment` /
+//!   `commitment` (our bucket commitment in one `Raw` field), `set_weights`, `neurons`
+//!   ([`NeuronLite`]), and `sudo` for test chains.
+//! - Keys are the wallets' own sr25519 [`gradient_chain::Keypair`]s ([`signer::Signer`]).
+//!
+//! ```no_run
+//! use gradient_chain::Keypair;
+//! use gradient_subtensor::{Endpoint, Subtensor, Timeouts};
+//! # async fn run() -> Result<(), gradient_subtensor::SubtensorError> {
+//! let endpoint = Endpoint::from_flags(Some("local"), None)?.expect("a network was named");
+//! let chain = Subtensor::connect(&endpoint, Timeouts::default()).await?;
+//! let head = chain.block(None).await?;
+//! let hotkey = Keypair::dev("miner-1");
+//! let uid = chain.uid(1, &hotkey.account()).await?;
+//! println!("block {} at {} ms: uid {uid:?}", head.number, head.timestamp_ms);
+//! # Ok(()) }
+//! ```
+pub mod client;
+pub mod error;
+pub mod network;
+pub mod neuron;
+pub mod signer;
+pub mod subnet;
+pub mod value;
+
+pub use client::{Block, CommittedData, Events, Subtensor, Timeouts};
+pub use error::SubtensorError;
+pub use network::Endpoint;
+pub use subnet::NeuronLite;

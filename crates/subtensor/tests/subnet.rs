@@ -1,0 +1,195 @@
+//! The subnet's whole life on a real subtensor runtime (chopsticks, spec 218): an owner creates
+//! a subnet, a validator and two miners register and pay for it, the miners commit their
+//! buckets and read them back, the validator sets weights, an epoch passes, and the incentive
+//! the chain computes follows the weights. Refusals come back as the pallet's error in words.
+
+mod support;
+
+use gradient_chain::Keypair;
+use gradient_subtensor::SubtensorError;
+use subxt::dynamic::Value;
+use subxt::ext::scale_value::Composite;
+
+const TAO: u128 = 1_000_000_000;
+
+fn fresh(label: &str) -> Keypair {
+    // New hotkeys every run, so a chain shared between runs never sees one twice.
+    let _ = label;
+    Keypair::generate().unwrap().0
+}
+
+fn args(pairs: &[(&str, u128)]) -> Composite<()> {
+    Composite::named(
+        pairs
+            .iter()
+            .map(|(name, v)| (name.to_string(), Value::u128(*v))),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subnet_from_creation_to_incentive() {
+    let Some(net) = support::chain().await else {
+        return;
+    };
+    let chain = &net.chain;
+    let head = chain.block(None).await.unwrap();
+    assert!(head.timestamp_ms > 1_600_000_000_000, "{head:?}");
+    assert_eq!(chain.block(Some(head.number)).await.unwrap(), head);
+
+    let alice = Keypair::from_uri("//Alice").unwrap(); // sudo, funded
+    let bob = Keypair::from_uri("//Bob").unwrap(); // the validator's coldkey
+    let charlie = Keypair::from_uri("//Charlie").unwrap(); // the miners' coldkey
+    // The spec's network rate limit would refuse a second subnet for days of blocks.
+    chain
+        .sudo(
+            &alice,
+            "AdminUtils",
+            "sudo_set_network_rate_limit",
+            args(&[("rate_limit", 0)]),
+        )
+        .await
+        .unwrap();
+    let owner_hot = fresh("owner");
+    let netuid = chain
+        .register_network(&alice, &owner_hot.account())
+        .await
+        .unwrap();
+    eprintln!(
+        "subnet {netuid} at spec {}",
+        chain.spec_version().await.unwrap()
+    );
+
+    let validator = fresh("validator");
+    let miners = [fresh("miner-1"), fresh("miner-2")];
+    for hot in std::iter::once(&validator).chain(&miners) {
+        chain
+            .transfer(&alice, &hot.account(), 10 * TAO)
+            .await
+            .unwrap();
+    }
+    let burn = chain.burn(netuid).await.unwrap();
+    let before = chain.free_balance(&bob.account()).await.unwrap();
+    let v_uid = chain
+        .burned_register(&bob, netuid, &validator.account())
+        .await
+        .unwrap();
+    let after = chain.free_balance(&bob.account()).await.unwrap();
+    assert!(
+        before - after >= burn as u128,
+        "paid {} for a burn of {burn}",
+        before - after
+    );
+    let m_uids: Vec<u16> = {
+        let mut out = Vec::new();
+        for m in &miners {
+            out.push(
+                chain
+                    .burned_register(&charlie, netuid, &m.account())
+                    .await
+                    .unwrap(),
+            );
+        }
+        out
+    };
+    eprintln!("validator uid {v_uid}, miners {m_uids:?}, burn {burn}");
+
+    for (i, m) in miners.iter().enumerate() {
+        let bucket = format!("s3 bucket of miner {i}").into_bytes();
+        chain.set_commitment(m, netuid, &bucket).await.unwrap();
+        let read = chain
+            .commitment(netuid, &m.account())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(read.data, bucket);
+    }
+    assert_eq!(
+        chain
+            .commitment(netuid, &validator.account())
+            .await
+            .unwrap(),
+        None
+    );
+
+    chain
+        .add_stake(&bob, &validator.account(), netuid, (1000 * TAO) as u64)
+        .await
+        .unwrap();
+    chain
+        .sudo(
+            &alice,
+            "AdminUtils",
+            "sudo_set_tempo",
+            args(&[("netuid", netuid.into()), ("tempo", 10)]),
+        )
+        .await
+        .unwrap();
+    chain
+        .sudo(
+            &alice,
+            "AdminUtils",
+            "sudo_set_weights_set_rate_limit",
+            args(&[("netuid", netuid.into()), ("weights_set_rate_limit", 0)]),
+        )
+        .await
+        .unwrap();
+    net.new_blocks(12).await;
+    let neurons = chain.neurons(netuid).await.unwrap();
+    eprintln!("{neurons:#?}");
+
+    chain
+        .set_weights(&validator, netuid, &m_uids, &[3 * 16384, 16384], 0)
+        .await
+        .unwrap();
+    net.new_blocks(24).await;
+    let neurons = chain.neurons(netuid).await.unwrap();
+    eprintln!("{neurons:#?}");
+    let incentive = |uid: u16| neurons.iter().find(|n| n.uid == uid).unwrap().incentive;
+    assert!(
+        incentive(m_uids[0]) > incentive(m_uids[1]) && incentive(m_uids[1]) > 0,
+        "incentive does not follow the weights 3:1: {} and {}",
+        incentive(m_uids[0]),
+        incentive(m_uids[1])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_name_the_pallet_error() {
+    let Some(net) = support::chain().await else {
+        return;
+    };
+    let chain = &net.chain;
+    let stranger = fresh("stranger");
+    let alice = Keypair::from_uri("//Alice").unwrap();
+    chain
+        .transfer(&alice, &stranger.account(), 10 * TAO)
+        .await
+        .unwrap();
+    let e = chain
+        .set_weights(&stranger, 1, &[0], &[1], 0)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.pallet_error(),
+        Some("SubtensorModule::HotKeyNotRegisteredInSubNet"),
+        "{e}"
+    );
+    assert!(
+        e.to_string()
+            .contains("register the hotkey on this subnet first"),
+        "{e}"
+    );
+    // A coldkey with nothing to pay with.
+    let poor = fresh("poor");
+    let e = chain
+        .burned_register(&poor, 1, &fresh("hot").account())
+        .await
+        .unwrap_err();
+    assert!(matches!(e, SubtensorError::Refused { .. }), "{e:?}");
+    let text = e.to_string();
+    assert!(
+        text.contains("not enough balance to register") && text.contains(" TAO"),
+        "{text}"
+    );
+    assert!(text.contains("fund the coldkey"), "{text}");
+}
