@@ -2,7 +2,7 @@
 //! envelope and timing, decode it, measure it against the base master, score it, and fold the
 //! best into the next master.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use bytes::Bytes;
 use gradient_chain::{AccountId, Uid};
@@ -14,7 +14,7 @@ use gradient_protocol::Timing;
 use gradient_protocol::aggregate::{divide_by_support, norm, outer_step};
 use gradient_protocol::config::{Average, EvalSplit};
 use gradient_protocol::judging::{self, Decision, Gram, Plan, Planned, Submission};
-use gradient_protocol::scoring::{self, Measurement, PageLoss, Rejection};
+use gradient_protocol::scoring::{self, Control, Measurement, PageLoss, Rejection};
 use gradient_store::{Expect, Kind, Store, StoreError, layout};
 use serde::{Deserialize, Serialize};
 
@@ -210,16 +210,32 @@ impl<'a> Judge<'a> {
         self.ctx.dense(delta)
     }
 
+    /// The window's seed (evaluation pages, own pages, controls).
+    pub fn seed(&self) -> &[u8; 32] {
+        &self.seed
+    }
+
     /// Losses of the master and of master + `delta_weight` x delta on the evaluation pages
     /// (less those the miner was assigned in this window or the two before, when they are
     /// training pages: there its own work is no reference) and on `own_pages` of its assigned
     /// pages (of the first `own_pages_among`, where set), picked by the window's seed (so a
-    /// miner must train all of those).
+    /// miner must train all of those). No controls: [`judge_window`] adds them.
     pub fn measure(
         &self,
         hotkey: &AccountId,
         dense: &[Vec<f32>],
     ) -> Result<Measurement, NodeError> {
+        let model = self.model_with(dense)?;
+        let skip = self.eval_skip(hotkey)?;
+        Ok(Measurement {
+            eval: self.eval.measure(self.ctx, &model, &skip)?,
+            own: self.own_pages(hotkey)?.measure(self.ctx, &model, &[])?,
+            controls: Vec::new(),
+        })
+    }
+
+    /// The miner's own pages the window's seed picks, with the master's loss on each.
+    fn own_pages(&self, hotkey: &AccountId) -> Result<Pages, NodeError> {
         let ctx = self.ctx;
         let assigned = pages_for(ctx, self.window, hotkey)?;
         let among = match ctx.run.scoring.own_pages_among {
@@ -231,8 +247,26 @@ impl<'a> Judge<'a> {
                 .into_iter()
                 .map(|i| assigned[i])
                 .collect();
-        let own = Pages::load(ctx, &self.master_model, Split::Train, own)?;
-        let weight = ctx.run.scoring.delta_weight as f32;
+        Pages::load(ctx, &self.master_model, Split::Train, own)
+    }
+
+    /// Evaluation pages that are no reference for this miner.
+    fn eval_skip(&self, hotkey: &AccountId) -> Result<Vec<u64>, NodeError> {
+        let mut skip = Vec::new();
+        if self.eval_from_training {
+            // Its pages of the two windows before are still in its delta (it starts from its
+            // last delta, and error feedback carries what was not sent): on those the delta
+            // gains as on its own, so they are no reference either.
+            for earlier in self.window.saturating_sub(RECENT_WINDOWS)..=self.window {
+                skip.extend(pages_for(self.ctx, earlier, hotkey)?);
+            }
+        }
+        Ok(skip)
+    }
+
+    /// The master with `delta_weight` x `dense` added.
+    fn model_with(&self, dense: &[Vec<f32>]) -> Result<Model, NodeError> {
+        let weight = self.ctx.run.scoring.delta_weight as f32;
         let after: Vec<Vec<f32>> = self
             .master
             .params
@@ -240,21 +274,7 @@ impl<'a> Judge<'a> {
             .zip(dense)
             .map(|(p, d)| p.iter().zip(d).map(|(x, y)| x + weight * y).collect())
             .collect();
-        let model = ctx.model_from(&after)?;
-        let mut skip = Vec::new();
-        if self.eval_from_training {
-            // Its pages of the two windows before are still in its delta (it starts from its
-            // last delta, and error feedback carries what was not sent): on those the delta
-            // gains as on its own, so they are no reference either.
-            for earlier in self.window.saturating_sub(RECENT_WINDOWS)..self.window {
-                skip.extend(pages_for(ctx, earlier, hotkey)?);
-            }
-            skip.extend(&assigned);
-        }
-        Ok(Measurement {
-            eval: self.eval.measure(ctx, &model, &skip)?,
-            own: own.measure(ctx, &model, &[])?,
-        })
+        self.ctx.model_from(&after)
     }
 }
 
@@ -360,6 +380,101 @@ pub struct Judgement {
     pub decision: Decision,
 }
 
+/// Measures each planned vector on the evaluation pages, its miner's own pages and the own
+/// pages of the miners it is a control for, then puts each miner's [`Measurement`] together
+/// with its controls' gains on the same pages.
+fn measure_planned(
+    judge: &Judge,
+    received: &[Received],
+    planned: &Planned,
+    vectors: &[Option<&[Vec<f32>]>],
+    controls: &[Vec<usize>],
+) -> Result<Vec<Option<Measurement>>, NodeError> {
+    let n = received.len();
+    let mut own_pages = Vec::with_capacity(n);
+    for (r, plan) in received.iter().zip(&planned.plans) {
+        own_pages.push(match plan {
+            Plan::Measure { .. } => Some(judge.own_pages(&r.hotkey)?),
+            Plan::Refused(_) => None,
+        });
+    }
+    // eval[i]: vector i on every evaluation page; own[j][i]: vector i on miner j's own pages.
+    let mut eval: Vec<Option<Vec<PageLoss>>> = vec![None; n];
+    let mut own: Vec<BTreeMap<usize, Vec<PageLoss>>> = vec![BTreeMap::new(); n];
+    for i in 0..n {
+        let Some(vector) = planned_vector(&planned.plans[i], &received[i], vectors) else {
+            continue;
+        };
+        let model = judge.model_with(&vector)?;
+        eval[i] = Some(judge.eval.measure(judge.ctx, &model, &[])?);
+        for j in (0..n).filter(|&j| j == i || controls[j].contains(&i)) {
+            let pages = own_pages[j].as_ref().expect("a control is measured");
+            own[j].insert(i, pages.measure(judge.ctx, &model, &[])?);
+        }
+    }
+    let mut measured = Vec::with_capacity(n);
+    for j in 0..n {
+        let (Some(eval_j), Some(own_j)) = (&eval[j], own[j].get(&j)) else {
+            measured.push(None);
+            continue;
+        };
+        let skip = judge.eval_skip(&received[j].hotkey)?;
+        let keep: Vec<bool> = judge
+            .eval
+            .numbers
+            .iter()
+            .map(|p| !skip.contains(p))
+            .collect();
+        let reference = |losses: &[PageLoss]| -> Vec<PageLoss> {
+            losses
+                .iter()
+                .zip(&keep)
+                .filter(|(_, k)| **k)
+                .map(|(l, _)| *l)
+                .collect()
+        };
+        let gains = |losses: &[PageLoss]| losses.iter().map(PageLoss::gain).collect();
+        let controls = controls[j]
+            .iter()
+            .map(|&c| Control {
+                eval: gains(&reference(eval[c].as_ref().expect("a control is measured"))),
+                own: gains(&own[j][&c]),
+            })
+            .collect();
+        measured.push(Some(Measurement {
+            eval: reference(eval_j),
+            own: own_j.clone(),
+            controls,
+        }));
+    }
+    Ok(measured)
+}
+
+/// The vector a plan measures: `scale x (delta - sum c_k delta_k)`; `None` for a refusal.
+fn planned_vector(
+    plan: &Plan,
+    received: &Received,
+    vectors: &[Option<&[Vec<f32>]>],
+) -> Option<Vec<Vec<f32>>> {
+    let Plan::Measure { scale, residual } = plan else {
+        return None;
+    };
+    let own = received.got.as_ref().expect("planned means decoded");
+    let mut vector: Vec<Vec<f32>> = own
+        .dense
+        .iter()
+        .map(|t| t.iter().map(|&x| (*scale * x as f64) as f32).collect())
+        .collect();
+    for &(k, c) in residual {
+        let other = vectors[k].expect("overlaps are decoded");
+        let c = (scale * c) as f32;
+        for (v, o) in vector.iter_mut().zip(other) {
+            v.iter_mut().zip(o).for_each(|(x, &y)| *x -= c * y);
+        }
+    }
+    Some(vector)
+}
+
 /// The norm of the last outer step, `latest - base` (0 when they are the same master): the
 /// length every delta of the window is measured at.
 pub fn last_step_norm(latest: &Master, base: &Master) -> f64 {
@@ -426,28 +541,13 @@ pub fn judge_window(
         last_step_norm,
         &ctx.run.scoring,
     );
-    let mut measured = Vec::with_capacity(received.len());
-    for (i, plan) in planned.plans.iter().enumerate() {
-        let Plan::Measure { scale, residual } = plan else {
-            measured.push(None);
-            continue;
-        };
-        let own = received[i].got.as_ref().expect("planned means decoded");
-        let mut vector: Vec<Vec<f32>> = own
-            .dense
-            .iter()
-            .map(|t| t.iter().map(|&x| (*scale * x as f64) as f32).collect())
-            .collect();
-        for &(k, c) in residual {
-            let other = vectors[k].expect("overlaps are decoded");
-            let c = (scale * c) as f32;
-            for (v, o) in vector.iter_mut().zip(other) {
-                v.iter_mut().zip(o).for_each(|(x, &y)| *x -= c * y);
-            }
-        }
-        let m = judge.measure(&received[i].hotkey, &vector)?;
-        measured.push(Some(m));
-    }
+    let controls = judging::controls(
+        &submissions,
+        &planned,
+        judge.seed(),
+        ctx.run.scoring.own_page_controls,
+    );
+    let measured = measure_planned(judge, received, &planned, &vectors, &controls)?;
     let decision = judging::decide(
         &submissions,
         &planned,

@@ -114,6 +114,12 @@ pub struct ScoringSpec {
     /// `None`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub own_page_inversions_vouched: Option<usize>,
+    /// Other submissions of the window whose gains, page by page, are the reference each
+    /// gain is compared with in the own-page check (`scoring::score`): at most this many,
+    /// picked by the window's seed ([`crate::judging::controls`]). 0: gains are compared
+    /// as they are. Left out of the config when 0.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub own_page_controls: usize,
     /// A miner's own pages must gain at least this much more loss reduction, on average, than
     /// the evaluation pages (it trained on them; a copier or a lazy miner did not).
     pub min_own_advantage: f64,
@@ -297,6 +303,11 @@ impl RunConfig {
                 own_pages_among: 4,
                 own_page_inversions: Some(1),
                 own_page_inversions_vouched: Some(6),
+                // What one page gains from any delta varies more across pages (2.7 to 3.2 in
+                // window 0) than what training it adds (0.2), so compared raw, honest deltas
+                // of a loaded devnet failed the rank test; less what three other deltas gain
+                // on the same page, the page's part cancels.
+                own_page_controls: 3,
                 delta_weight: 1.0 / 3.0,
                 min_own_advantage: 0.0,
                 // Copies and resent deltas are near 1; honest deltas of one window reach 0.9

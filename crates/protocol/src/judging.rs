@@ -5,7 +5,8 @@
 //!    decoded deltas, which to measure, on what vector (the delta, or the part of it no
 //!    earlier delta explains) and at what length.
 //! 2. The validator measures each planned vector (`scale x (delta - sum c_k delta_k)` added at
-//!    `delta_weight` to the master) on the evaluation pages and the miner's own pages.
+//!    `delta_weight` to the master) on the evaluation pages and the miner's own pages, and on
+//!    the own pages of the miners whose [`controls`] it is.
 //! 3. [`decide`]: scores from the measurements (the own-page check, the cut below the best),
 //!    then the submissions the next master is made of and their weights.
 //!
@@ -237,6 +238,42 @@ pub fn plan(
     Planned { step_norm, plans }
 }
 
+/// For each submission, the other submissions whose measured vectors are the references of
+/// its own-page check ([`Measurement::controls`]): up to `count` of the others that are
+/// measured, in an order the window's `seed` fixes per pair, so no miner knows while training
+/// whose reference it will be. An unmeasured submission has none. The validator measures each
+/// control's vector on the judged miner's own pages too.
+pub fn controls(
+    submissions: &[Submission],
+    planned: &Planned,
+    seed: &[u8; 32],
+    count: usize,
+) -> Vec<Vec<usize>> {
+    let measured: Vec<usize> = (0..submissions.len())
+        .filter(|&i| matches!(planned.plans[i], Plan::Measure { .. }))
+        .collect();
+    (0..submissions.len())
+        .map(|i| {
+            if !measured.contains(&i) {
+                return Vec::new();
+            }
+            let mut others: Vec<(blake3::Hash, usize)> = measured
+                .iter()
+                .filter(|&&j| j != i)
+                .map(|&j| {
+                    let mut h = blake3::Hasher::new_derive_key("gradient own-page controls v1");
+                    h.update(seed);
+                    h.update(&submissions[i].hotkey);
+                    h.update(&submissions[j].hotkey);
+                    (h.finalize(), j)
+                })
+                .collect();
+            others.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()).then(a.1.cmp(&b.1)));
+            others.into_iter().take(count).map(|(_, j)| j).collect()
+        })
+        .collect()
+}
+
 /// Coefficients `c` with `delta_me - sum c_k delta_k` orthogonal to every delta in `onto`
 /// (Gram-Schmidt on dot products, in the given order; a delta the earlier ones already span is
 /// skipped).
@@ -418,6 +455,34 @@ mod tests {
     }
 
     #[test]
+    fn controls_are_other_measured_submissions_picked_by_the_seed() {
+        let d = |x: f32| Some(vec![vec![x, 1.0 - x, 0.5 * x, 0.3]]);
+        let views = [d(1.0), d(0.1), None, d(-1.0), d(0.6), d(0.3)];
+        let p = planned(&views, &[1, 2, 3, 4, 5, 6], &spec());
+        let subs: Vec<Submission> = views
+            .iter()
+            .enumerate()
+            .map(|(i, v)| submission(i as u8, 0, v.as_deref()))
+            .collect();
+        let measured = |i: usize| matches!(p.plans[i], Plan::Measure { .. });
+        let c = controls(&subs, &p, &[7; 32], 3);
+        for (i, mine) in c.iter().enumerate() {
+            if !measured(i) {
+                assert!(mine.is_empty());
+                continue;
+            }
+            assert_eq!(mine.len(), 3, "{i}: {mine:?}");
+            assert!(mine.iter().all(|&j| j != i && measured(j)), "{i}: {mine:?}");
+        }
+        // The same seed, the same controls; a window's other seed draws others.
+        assert_eq!(controls(&subs, &p, &[7; 32], 3), c);
+        let seeds: Vec<_> = (0..8u8).map(|k| controls(&subs, &p, &[k; 32], 3)).collect();
+        assert!(seeds.iter().any(|other| *other != seeds[0]));
+        // Fewer others than asked for: all of them.
+        assert_eq!(controls(&subs, &p, &[7; 32], 9)[0].len(), 4);
+    }
+
+    #[test]
     fn the_later_upload_is_the_copy_whatever_its_index() {
         let a = vec![vec![1.0f32, 2.0, -1.0, 0.3]];
         let copy = vec![vec![1.01f32, 2.0, -1.0, 0.3]];
@@ -550,6 +615,7 @@ mod tests {
                 before: 5.0,
                 after: 5.0 - own_gain,
             }],
+            controls: vec![],
         };
         let measured = [
             Some(m(0.2, 0.5)),

@@ -33,4 +33,4 @@ pub mod value;
 pub use client::{Block, CommittedData, Events, Subtensor, Timeouts};
 pub use error::SubtensorError;
 pub use network::Endpoint;
-pub use subnet::NeuronLite;
+pub use subnet::{Mechanism, NeuronLite, Weight};

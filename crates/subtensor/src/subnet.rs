@@ -29,7 +29,8 @@ pub struct NeuronLite {
     pub uid: u16,
     pub hotkey: AccountId,
     pub coldkey: AccountId,
-    /// Stake on this hotkey in rao, over all coldkeys.
+    /// Stake on this hotkey in rao, over all coldkeys, as the runtime API reports it (spec 218
+    /// reports 0 for alpha staked on a dynamic subnet: `TotalHotkeyAlpha` has it).
     pub stake: u64,
     pub incentive: u16,
     pub dividends: u16,
@@ -41,17 +42,40 @@ pub struct NeuronLite {
     pub last_update: u64,
 }
 
+/// One weight a validator set, as stored on chain.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Weight {
+    pub uid: u16,
+    pub weight: u16,
+}
+
+/// How staking on a subnet prices its alpha, where the runtime lets its creator choose
+/// (spec 218's `mechid`; later runtimes make every subnet dynamic).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mechanism {
+    /// One alpha per TAO staked.
+    Stable,
+    /// A TAO/alpha pool. On spec 218 a new pool holds 1 rao of alpha, so stake buys none and
+    /// the subnet's validators all weigh zero until emissions fill it.
+    Dynamic,
+}
+
 impl Subtensor {
     /// Creates a subnet owned by `coldkey` with `hotkey` as its owner hotkey; answers its netuid.
     pub async fn register_network(
         &self,
         coldkey: &Keypair,
         hotkey: &AccountId,
+        mechanism: Mechanism,
     ) -> Result<u16, SubtensorError> {
         // Spec 218 takes (hotkey, mechid), later runtimes (hotkey): fill what this one asks.
         let fields = self.call_fields(MODULE, "register_network").await?;
+        let mechid = match mechanism {
+            Mechanism::Stable => 0,
+            Mechanism::Dynamic => 1,
+        };
         let args = fields.iter().map(|name| match name.as_str() {
-            "mechid" => (name.clone(), Value::u128(1)),
+            "mechid" => (name.clone(), Value::u128(mechid)),
             _ => (name.clone(), account(hotkey)),
         });
         let events = self
@@ -121,6 +145,44 @@ impl Subtensor {
             .storage(MODULE, "Uids", vec![self::netuid(netuid), account(hotkey)])
             .await?;
         found.map(|v| Ok(value::number(&v)? as u16)).transpose()
+    }
+
+    /// The weights `uid` last set on `netuid`, as the chain keeps them: (target uid, weight)
+    /// with the largest scaled to 65535.
+    pub async fn weights(&self, netuid: u16, uid: u16) -> Result<Vec<Weight>, SubtensorError> {
+        let stored = self
+            .storage_or_default(
+                MODULE,
+                "Weights",
+                vec![self::netuid(netuid), Value::u128(uid.into())],
+            )
+            .await?;
+        let pair = |item: &Value| -> Result<Weight, SubtensorError> {
+            let parts = value::items(item)?;
+            let [target, weight] = parts.as_slice() else {
+                return Err(SubtensorError::shape("Weights", "an entry is not a pair"));
+            };
+            let small = |v: &Value| {
+                u16::try_from(value::number(v)?)
+                    .map_err(|_| SubtensorError::shape("Weights", "a value over u16"))
+            };
+            Ok(Weight {
+                uid: small(target)?,
+                weight: small(weight)?,
+            })
+        };
+        value::items(&stored)?.into_iter().map(pair).collect()
+    }
+
+    /// Each neuron's emission of the subnet's last epoch, in rao of its alpha, by uid.
+    pub async fn emission(&self, netuid: u16) -> Result<Vec<u64>, SubtensorError> {
+        let stored = self
+            .storage_or_default(MODULE, "Emission", vec![self::netuid(netuid)])
+            .await?;
+        value::items(&stored)?
+            .into_iter()
+            .map(|v| Ok(value::number(v)? as u64))
+            .collect()
     }
 
     /// Commits `data` (at most 128 bytes) for `hotkey` on `netuid`, as one `Raw` field.

@@ -1,9 +1,11 @@
 //! A real subtensor runtime for the tests: chopsticks running subtensor's spec-218 chain spec
-//! (`../shared/subtensor`, see its README). `.ci/run` starts one and exports
-//! `GRADIENT_TEST_SUBTENSOR_ENDPOINT`; without it, a test starts a private one from
-//! `GRADIENT_SUBTENSOR_SHARED` (the folder with `raonet.json` and `dev-accounts.yml`) and the
-//! chopsticks that `tools/chopsticks` installs (`npm ci` there). With neither, the tests say
-//! why and skip: a user's clone has no chain spec, and points at a real network instead.
+//! (`../shared/subtensor`, see its README). Each test starts a private chain with
+//! `scripts/chopsticks.sh run` from `GRADIENT_SUBTENSOR_SHARED` (the folder with
+//! `raonet.json` and `dev-accounts.yml`; `.ci/run` sets it and installs chopsticks): the tests
+//! sudo from //Alice, and on one shared chain they would race each other's nonces. With
+//! `GRADIENT_TEST_SUBTENSOR_ENDPOINT` they use a running chain instead (run them with
+//! `--test-threads 1` then). With neither, they say why and skip: a user's clone has no chain
+//! spec, and points at a real network instead.
 
 #![allow(dead_code)]
 
@@ -44,46 +46,32 @@ pub async fn chain() -> Option<Chopsticks> {
         eprintln!(
             "skipped: no subtensor to test against. Set GRADIENT_TEST_SUBTENSOR_ENDPOINT to a \
              running chopsticks, or GRADIENT_SUBTENSOR_SHARED to the folder with raonet.json \
-             (../shared/subtensor) after `npm ci` in tools/chopsticks"
+             (../shared/subtensor); scripts/chopsticks.sh installs chopsticks"
         );
         return None;
     };
-    let bin = repo_root().join("tools/chopsticks/node_modules/.bin/chopsticks");
-    assert!(
-        bin.exists(),
-        "GRADIENT_SUBTENSOR_SHARED is set but {} is missing: run `npm ci` in tools/chopsticks",
-        bin.display()
-    );
-    let (child, port, log) = start(&bin, Path::new(&shared));
+    let script = repo_root().join("scripts/chopsticks.sh");
+    let (child, port, log) = start(&script, Path::new(&shared));
     Some(connect(format!("ws://127.0.0.1:{port}"), Some(child), Some(log)).await)
 }
 
-fn start(bin: &Path, shared: &Path) -> (Child, u16, tempfile::TempDir) {
+fn start(script: &Path, shared: &Path) -> (Child, u16, tempfile::TempDir) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
-    // Aura's slots are 3 s here; a timestamp off the 12 s grid made the first blocks fail.
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis();
-    let timestamp = now_ms / 12_000 * 12_000;
     let log = tempfile::tempdir().unwrap();
     let out = std::fs::File::create(log.path().join("chopsticks.log")).unwrap();
-    let child = Command::new(bin)
-        .arg("--genesis")
-        .arg(shared.join("raonet.json"))
-        .args(["--port", &port.to_string(), "--build-block-mode", "Instant"])
-        .args(["--timestamp", &timestamp.to_string()])
-        .arg("--import-storage")
-        .arg(shared.join("dev-accounts.yml"))
+    let child = Command::new(script)
+        .arg("run")
+        .arg(shared)
+        .arg(port.to_string())
         .stdout(out.try_clone().unwrap())
         .stderr(out)
         .stdin(Stdio::null())
         .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", script.display()));
     (child, port, log)
 }
 
@@ -122,6 +110,15 @@ async fn connect(url: String, child: Option<Child>, log: Option<tempfile::TempDi
 }
 
 impl Chopsticks {
+    /// Writes storage directly (chopsticks' `dev_setStorage`, entries by pallet and name).
+    pub async fn set_storage(&self, entries: serde_json::Value) {
+        let _: serde_json::Value = self
+            .rpc
+            .request("dev_setStorage", rpc_params![entries])
+            .await
+            .unwrap();
+    }
+
     /// Builds `count` empty blocks (chopsticks builds them on demand).
     pub async fn new_blocks(&self, count: u32) {
         let _: serde_json::Value = self

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# A real subtensor runtime for the tests: chopsticks (npm, pinned by tools/chopsticks's
+# lockfile) running subtensor's spec-218 chain spec from ../shared/subtensor.
+#
+#   scripts/chopsticks.sh install            installs chopsticks once; prints the binary's path
+#   scripts/chopsticks.sh run SHARED PORT    a chain in the foreground on ws://127.0.0.1:PORT,
+#                                            //Alice as sudo and dev accounts funded
+#
+# The tests start a private chain each (`GRADIENT_SUBTENSOR_SHARED`, see
+# crates/subtensor/tests/support): they sudo from //Alice, and two tests sharing one chain
+# would race each other's nonces; `run` is for a chain by hand (README).
+set -euo pipefail
+here="$(cd "$(dirname "$0")/.." && pwd)"
+pkg="$here/tools/chopsticks"
+
+install() {
+    if [ ! -x "$pkg/node_modules/.bin/chopsticks" ]; then
+        (cd "$pkg" && npm ci --no-audit --no-fund --loglevel=error >&2)
+    fi
+    echo "$pkg/node_modules/.bin/chopsticks"
+}
+
+run() {
+    local shared="$1" port="$2" bin
+    bin="$(install)"
+    for f in raonet.json dev-accounts.yml; do
+        [ -f "$shared/$f" ] || { echo "no $shared/$f: point SHARED at the folder with the chain spec" >&2; exit 2; }
+    done
+    # Aura's slots are 12 s here; a start off that grid made the first blocks fail.
+    local now_ms=$(( $(date +%s) * 1000 ))
+    exec "$bin" --genesis "$shared/raonet.json" --port "$port" --build-block-mode Instant \
+        --timestamp $(( now_ms / 12000 * 12000 )) --import-storage "$shared/dev-accounts.yml"
+}
+
+case "${1:-}" in
+    install) install ;;
+    run) run "$2" "$3" ;;
+    *) echo "usage: $0 install | run SHARED PORT" >&2; exit 2 ;;
+esac
