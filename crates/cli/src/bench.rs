@@ -71,6 +71,10 @@ pub struct QualityArgs {
     /// Rank test: own x evaluation page pairs an own page may lose [default: the run's, none].
     #[arg(long)]
     own_page_inversions: Option<usize>,
+    /// Other deltas whose gains on the same pages the rank test pairs each gain with, 0 to
+    /// compare raw gains [default: the run's].
+    #[arg(long)]
+    own_page_controls: Option<usize>,
     /// Weight deltas are measured at [default: the run's].
     #[arg(long)]
     delta_weight: Option<f64>,
@@ -167,6 +171,9 @@ fn quality_bench(args: QualityArgs) -> Result<()> {
     }
     if let Some(n) = args.own_page_inversions {
         run.scoring.own_page_inversions = Some(n);
+    }
+    if let Some(n) = args.own_page_controls {
+        run.scoring.own_page_controls = n;
     }
     if let Some(weight) = args.delta_weight {
         run.scoring.delta_weight = weight;

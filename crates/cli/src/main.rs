@@ -8,6 +8,7 @@ mod devnet;
 mod export;
 mod node;
 mod plot;
+mod subnet;
 mod train;
 mod wallet;
 
@@ -57,6 +58,9 @@ enum Command {
     Miner(node::NodeArgs),
     /// Validate: judge every submission, set weights, publish the next master.
     Validator(node::NodeArgs),
+    /// A subnet on a real subtensor chain: register a hotkey, list the neurons.
+    #[command(subcommand)]
+    Subnet(subnet::SubnetCommand),
     /// Run a whole network on this machine: chain, owner, validator and miners.
     Devnet(devnet::DevnetArgs),
     /// Benchmarks of the network's training quality.
@@ -84,6 +88,7 @@ fn main() -> std::process::ExitCode {
         Command::Data(cmd) => data::run(cmd),
         Command::Export(cmd) => export::run(cmd),
         Command::Wallet(cmd) => wallet::run(cmd),
+        Command::Subnet(cmd) => subnet::run(cmd),
         Command::Chain(cmd) => chain::run(cmd),
         Command::Owner(cmd) => node::owner(cmd),
         Command::Miner(args) => node::miner(args, cli.log_format),

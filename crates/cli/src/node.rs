@@ -38,6 +38,9 @@ pub enum OwnerCommand {
         #[command(flatten)]
         wallet: WalletArgs,
     },
+    /// The owner's subnet on a real subtensor chain.
+    #[command(subcommand)]
+    Subnet(crate::subnet::OwnerSubnetCommand),
 }
 
 /// What miners and validators share.
@@ -139,13 +142,16 @@ async fn join(args: &NodeArgs, role: &str) -> Result<Peer> {
 }
 
 pub fn owner(command: OwnerCommand) -> Result<()> {
-    let OwnerCommand::Init {
-        run,
-        store,
-        chain,
-        start_in_blocks,
-        wallet,
-    } = command;
+    let (run, store, chain, start_in_blocks, wallet) = match command {
+        OwnerCommand::Subnet(command) => return crate::subnet::run_owner(command),
+        OwnerCommand::Init {
+            run,
+            store,
+            chain,
+            start_in_blocks,
+            wallet,
+        } => (run, store, chain, start_in_blocks, wallet),
+    };
     let runtime = tokio::runtime::Runtime::new()?;
     let mut config = if run == "devnet" {
         RunConfig::devnet(0)

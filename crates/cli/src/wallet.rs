@@ -141,15 +141,7 @@ fn show(wallet: &Wallet, json: bool, unlock: bool) -> Result<()> {
     let coldkey = wallet.coldkey_account()?;
     let hotkey = wallet.hotkey_account()?;
     if unlock {
-        let encrypted = std::fs::read(wallet.coldkey_path())
-            .with_context(|| format!("reading {}", wallet.coldkey_path().display()))?
-            .starts_with(b"$NACL");
-        let password = if encrypted {
-            Some(password(wallet, false)?)
-        } else {
-            None
-        };
-        wallet.coldkey(password.as_deref().map(|p| p.as_str()))?;
+        self::coldkey(wallet)?;
     }
     if json {
         let value = serde_json::json!({
@@ -169,6 +161,19 @@ fn show(wallet: &Wallet, json: bool, unlock: bool) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The wallet's coldkey, unlocked (asking for its password where it is encrypted).
+pub fn coldkey(wallet: &Wallet) -> Result<gradient_chain::Keypair> {
+    let encrypted = std::fs::read(wallet.coldkey_path())
+        .with_context(|| format!("reading {}", wallet.coldkey_path().display()))?
+        .starts_with(b"$NACL");
+    let password = if encrypted {
+        Some(password(wallet, false)?)
+    } else {
+        None
+    };
+    Ok(wallet.coldkey(password.as_deref().map(|p| p.as_str()))?)
 }
 
 /// The coldkey password: `GRADIENT_COLDKEY_PASSWORD`, btcli's environment variable, or a

@@ -419,32 +419,33 @@ fn measure_planned(
             continue;
         };
         let skip = judge.eval_skip(&received[j].hotkey)?;
-        let keep: Vec<bool> = judge
-            .eval
-            .numbers
-            .iter()
-            .map(|p| !skip.contains(p))
+        let kept: Vec<usize> = (0..judge.eval.numbers.len())
+            .filter(|&p| !skip.contains(&judge.eval.numbers[p]))
             .collect();
-        let reference = |losses: &[PageLoss]| -> Vec<PageLoss> {
-            losses
-                .iter()
-                .zip(&keep)
-                .filter(|(_, k)| **k)
-                .map(|(l, _)| *l)
-                .collect()
-        };
-        let gains = |losses: &[PageLoss]| losses.iter().map(PageLoss::gain).collect();
-        let controls = controls[j]
-            .iter()
-            .map(|&c| Control {
-                eval: gains(&reference(eval[c].as_ref().expect("a control is measured"))),
-                own: gains(&own[j][&c]),
-            })
-            .collect();
+        let own_numbers = &own_pages[j].as_ref().expect("measured").numbers;
+        let mut with_controls = Vec::with_capacity(controls[j].len());
+        for &c in &controls[j] {
+            // A control's recent pages are in its delta: no reference on those.
+            let trained = judge.eval_skip(&received[c].hotkey)?;
+            let gain =
+                |number: u64, loss: &PageLoss| (!trained.contains(&number)).then(|| loss.gain());
+            let eval_c = eval[c].as_ref().expect("a control is measured");
+            with_controls.push(Control {
+                eval: kept
+                    .iter()
+                    .map(|&p| gain(judge.eval.numbers[p], &eval_c[p]))
+                    .collect(),
+                own: own_numbers
+                    .iter()
+                    .zip(&own[j][&c])
+                    .map(|(&n, l)| gain(n, l))
+                    .collect(),
+            });
+        }
         measured.push(Some(Measurement {
-            eval: reference(eval_j),
+            eval: kept.iter().map(|&p| eval_j[p]).collect(),
             own: own_j.clone(),
-            controls,
+            controls: with_controls,
         }));
     }
     Ok(measured)

@@ -36,11 +36,12 @@ pub struct Measurement {
 }
 
 /// Another delta's loss reductions on a judged miner's pages, aligned with its
-/// [`Measurement::eval`] and [`Measurement::own`].
+/// [`Measurement::eval`] and [`Measurement::own`]; `None` on a page the control's miner was
+/// assigned in this window or the two before (its delta carries that work: no reference there).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Control {
-    pub eval: Vec<f64>,
-    pub own: Vec<f64>,
+    pub eval: Vec<Option<f64>>,
+    pub own: Vec<Option<f64>>,
 }
 
 impl Measurement {
@@ -58,24 +59,39 @@ impl Measurement {
     /// controls), for the own pages and the evaluation pages. A page's content decides most
     /// of what any delta gains on it; the controls gain that part too, so what is left is what
     /// this delta adds on the page beyond a delta that did not train it.
+    ///
+    /// Where some page has no control that may stand for it, every page is compared raw, so
+    /// that all pages are compared alike.
     pub fn paired_gains(&self) -> PairedGains {
-        let paired = |pages: &[PageLoss], of: fn(&Control) -> &[f64]| -> Vec<f64> {
-            pages
-                .iter()
-                .enumerate()
-                .map(|(p, page)| {
-                    let reference: Vec<f64> = self
+        let references = |pages: &[PageLoss], of: fn(&Control) -> &[Option<f64>]| {
+            (0..pages.len())
+                .map(|p| {
+                    let valid: Vec<f64> = self
                         .controls
                         .iter()
-                        .filter_map(|c| of(c).get(p).copied())
+                        .filter_map(|c| of(c).get(p).copied().flatten())
                         .collect();
-                    page.gain() - median(reference)
+                    (!valid.is_empty()).then(|| median(valid))
                 })
-                .collect()
+                .collect::<Option<Vec<f64>>>()
         };
-        PairedGains {
-            own: paired(&self.own, |c| &c.own),
-            eval: paired(&self.eval, |c| &c.eval),
+        let raw = |pages: &[PageLoss]| pages.iter().map(PageLoss::gain).collect::<Vec<_>>();
+        let own = references(&self.own, |c| &c.own);
+        let eval = references(&self.eval, |c| &c.eval);
+        match (own, eval) {
+            (Some(own), Some(eval)) if !self.controls.is_empty() => {
+                let less = |pages: &[PageLoss], r: Vec<f64>| {
+                    pages.iter().zip(r).map(|(p, r)| p.gain() - r).collect()
+                };
+                PairedGains {
+                    own: less(&self.own, own),
+                    eval: less(&self.eval, eval),
+                }
+            }
+            _ => PairedGains {
+                own: raw(&self.own),
+                eval: raw(&self.eval),
+            },
         }
     }
 
@@ -88,7 +104,7 @@ impl Measurement {
         let controls = self
             .controls
             .iter()
-            .flat_map(|c| c.own.iter().chain(&c.eval).copied());
+            .flat_map(|c| c.own.iter().chain(&c.eval).copied().flatten());
         losses.chain(controls).all(f64::is_finite)
     }
 }
@@ -355,9 +371,10 @@ mod tests {
         assert_eq!(score(&raw, &ranked(), false), Err(Rejection::NotTrained));
         // The other delta gained alike on the evaluation pages (its own measurement) and, not
         // having trained these own pages, about as a typical page on them.
+        let some = |v: &[f64]| v.iter().map(|&g| Some(g)).collect::<Vec<_>>();
         let control = Control {
-            eval: vec![3.049, 3.071, 3.122, 3.127, 2.753, 3.225, 2.778, 2.961],
-            own: vec![3.05, 3.02, 3.03, 3.06],
+            eval: some(&[3.049, 3.071, 3.122, 3.127, 2.753, 3.225, 2.778, 2.961]),
+            own: some(&[3.05, 3.02, 3.03, 3.06]),
         };
         let paired = Measurement {
             controls: vec![control.clone()],
@@ -371,7 +388,7 @@ mod tests {
             own: control
                 .own
                 .iter()
-                .map(|g| page(5.0, 5.0 - g - 0.01))
+                .map(|g| page(5.0, 5.0 - g.unwrap() - 0.01))
                 .collect(),
             controls: vec![control],
             ..raw
@@ -382,8 +399,8 @@ mod tests {
     #[test]
     fn one_control_of_three_cannot_move_the_reference() {
         let honest = |own: f64| Control {
-            eval: vec![1.0, 1.2],
-            own: vec![own],
+            eval: vec![Some(1.0), Some(1.2)],
+            own: vec![Some(own)],
         };
         let base = Measurement {
             controls: vec![honest(1.1), honest(1.0)],
@@ -399,8 +416,17 @@ mod tests {
         assert!((reference(&griefed) - 1.1).abs() < 1e-12);
         assert!((reference(&lent) - 1.0).abs() < 1e-12);
         let mut poisoned = base.clone();
-        poisoned.controls[0].own[0] = f64::NAN;
+        poisoned.controls[0].own[0] = Some(f64::NAN);
         assert_eq!(score(&poisoned, &spec(), false), Err(Rejection::NonFinite));
+        // A control that trained the page lately stands aside there; with none left for a
+        // page, every page is compared raw.
+        let mut aside = griefed.clone();
+        aside.controls[2].own[0] = None;
+        assert!((reference(&aside) - 1.05).abs() < 1e-12);
+        let mut none = base;
+        none.controls.iter_mut().for_each(|c| c.own[0] = None);
+        assert_eq!(none.paired_gains().own[0], none.own[0].gain());
+        assert_eq!(none.paired_gains().eval[1], none.eval[1].gain());
     }
 
     #[test]

@@ -92,6 +92,25 @@ impl Subtensor {
             .map_err(|_| SubtensorError::shape("NetworkAdded", "netuid out of range"))
     }
 
+    /// Whether `netuid` names a subnet on this chain.
+    pub async fn subnet_exists(&self, netuid: u16) -> Result<bool, SubtensorError> {
+        let added = self
+            .storage_or_default(MODULE, "NetworksAdded", vec![self::netuid(netuid)])
+            .await?;
+        value::boolean(&added)
+    }
+
+    /// A clear refusal for a netuid with no subnet, before anything is signed.
+    pub async fn check_subnet(&self, netuid: u16) -> Result<(), SubtensorError> {
+        if self.subnet_exists(netuid).await? {
+            return Ok(());
+        }
+        Err(SubtensorError::Config(format!(
+            "there is no subnet {netuid} on {}: check --netuid",
+            self.url()
+        )))
+    }
+
     /// What registering on `netuid` burns now, in rao.
     pub async fn burn(&self, netuid: u16) -> Result<u64, SubtensorError> {
         let burn = self
@@ -108,6 +127,7 @@ impl Subtensor {
         netuid: u16,
         hotkey: &AccountId,
     ) -> Result<u16, SubtensorError> {
+        self.check_subnet(netuid).await?;
         if let Some(uid) = self.uid(netuid, hotkey).await? {
             return Ok(uid);
         }
@@ -308,6 +328,24 @@ impl Subtensor {
                 hint: String::new(),
             }),
         }
+    }
+
+    /// What creating a subnet locks now, in rao (the runtime's own reckoning: it doubles with
+    /// each new subnet and decays over blocks).
+    pub async fn network_lock_cost(&self) -> Result<u128, SubtensorError> {
+        let payload = subxt::dynamic::runtime_api_call::<_, Value>(
+            "SubnetRegistrationRuntimeApi",
+            "get_network_registration_cost",
+            (),
+        );
+        let at = self.at(None).await?;
+        let cost = self
+            .bounded(
+                "get_network_registration_cost",
+                at.runtime_apis().call(payload),
+            )
+            .await?;
+        value::number(&cost)
     }
 
     /// Every neuron of `netuid`, by uid.

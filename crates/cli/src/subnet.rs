@@ -1,0 +1,229 @@
+//! `gradient subnet` and `gradient owner subnet`: a subnet on a real subtensor chain, with the
+//! flags Bittensor operators type (`--subtensor.network`, `--subtensor.chain_endpoint`,
+//! `--netuid`) and btcli's wallets: register a hotkey (the coldkey pays the burn, shown first),
+//! list the subnet's neurons, create a subnet.
+
+use std::io::{BufRead, IsTerminal, Write};
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand};
+use gradient_chain::Keypair;
+use gradient_subtensor::subnet::tao;
+use gradient_subtensor::{Endpoint, Mechanism, Subtensor, Timeouts};
+
+use crate::wallet::{WalletArgs, coldkey};
+
+/// Which subtensor to talk to, as Bittensor's SDK names it.
+#[derive(Args, Clone, Debug)]
+pub struct SubtensorArgs {
+    /// finney, test or local (ws://127.0.0.1:9944).
+    #[arg(long = "subtensor.network", env = "GRADIENT_SUBTENSOR_NETWORK")]
+    pub network: Option<String>,
+    /// A subtensor node's ws:// or wss:// URL; wins over --subtensor.network.
+    #[arg(
+        long = "subtensor.chain_endpoint",
+        env = "GRADIENT_SUBTENSOR_CHAIN_ENDPOINT"
+    )]
+    pub chain_endpoint: Option<String>,
+}
+
+impl SubtensorArgs {
+    async fn connect(&self) -> Result<Subtensor> {
+        let endpoint =
+            Endpoint::from_flags(self.network.as_deref(), self.chain_endpoint.as_deref())?
+                .context(
+                    "no chain given: pass --subtensor.network finney|test|local or \
+                     --subtensor.chain_endpoint ws://HOST:PORT",
+                )?;
+        Ok(Subtensor::connect(&endpoint, Timeouts::default()).await?)
+    }
+}
+
+#[derive(Subcommand)]
+pub enum SubnetCommand {
+    /// Register the wallet's hotkey on a subnet; its coldkey pays the burn (shown, then asked).
+    Register {
+        #[command(flatten)]
+        subtensor: SubtensorArgs,
+        #[command(flatten)]
+        wallet: WalletArgs,
+        #[arg(long, env = "GRADIENT_NETUID")]
+        netuid: u16,
+        /// Pay without asking.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// The subnet's neurons as the chain reports them.
+    Neurons {
+        #[command(flatten)]
+        subtensor: SubtensorArgs,
+        #[arg(long, env = "GRADIENT_NETUID")]
+        netuid: u16,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum OwnerSubnetCommand {
+    /// Create a subnet owned by the wallet; its coldkey pays the lock (shown, then asked).
+    Create {
+        #[command(flatten)]
+        subtensor: SubtensorArgs,
+        #[command(flatten)]
+        wallet: WalletArgs,
+        /// Pay without asking.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+pub fn run(command: SubnetCommand) -> Result<()> {
+    runtime()?.block_on(async {
+        match command {
+            SubnetCommand::Register {
+                subtensor,
+                wallet,
+                netuid,
+                yes,
+            } => register(&subtensor, &wallet, netuid, yes).await,
+            SubnetCommand::Neurons {
+                subtensor,
+                netuid,
+                json,
+            } => neurons(&subtensor, netuid, json).await,
+        }
+    })
+}
+
+pub fn run_owner(command: OwnerSubnetCommand) -> Result<()> {
+    runtime()?.block_on(async {
+        match command {
+            OwnerSubnetCommand::Create {
+                subtensor,
+                wallet,
+                yes,
+            } => create(&subtensor, &wallet, yes).await,
+        }
+    })
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?)
+}
+
+async fn register(
+    subtensor: &SubtensorArgs,
+    wallet: &WalletArgs,
+    netuid: u16,
+    yes: bool,
+) -> Result<()> {
+    let wallet = wallet.wallet()?;
+    let hotkey = wallet.hotkey_account()?;
+    let chain = subtensor.connect().await?;
+    chain.check_subnet(netuid).await?;
+    if let Some(uid) = chain.uid(netuid, &hotkey).await? {
+        println!("hotkey {hotkey} is already uid {uid} on subnet {netuid}");
+        return Ok(());
+    }
+    let burn = chain.burn(netuid).await?;
+    let payer = wallet.coldkey_account()?;
+    let balance = chain.free_balance(&payer).await?;
+    println!(
+        "registering hotkey {hotkey} on subnet {netuid} of {} burns {} from coldkey {payer} \
+         (balance {})",
+        chain.url(),
+        tao(burn as u128),
+        tao(balance)
+    );
+    confirm(yes)?;
+    let coldkey: Keypair = coldkey(&wallet)?;
+    let uid = chain.burned_register(&coldkey, netuid, &hotkey).await?;
+    println!("registered: uid {uid}");
+    Ok(())
+}
+
+async fn neurons(subtensor: &SubtensorArgs, netuid: u16, json: bool) -> Result<()> {
+    let chain = subtensor.connect().await?;
+    chain.check_subnet(netuid).await?;
+    let neurons = chain.neurons(netuid).await?;
+    if json {
+        let list: Vec<serde_json::Value> = neurons
+            .iter()
+            .map(|n| {
+                serde_json::json!({
+                    "uid": n.uid,
+                    "hotkey": n.hotkey.to_ss58(),
+                    "coldkey": n.coldkey.to_ss58(),
+                    "incentive": n.incentive,
+                    "dividends": n.dividends,
+                    "validator_permit": n.validator_permit,
+                    "emission": n.emission,
+                    "last_update": n.last_update,
+                })
+            })
+            .collect();
+        println!("{}", serde_json::Value::Array(list));
+        return Ok(());
+    }
+    println!("uid  hotkey                                            incentive  permit  emission");
+    for n in &neurons {
+        println!(
+            "{:>3}  {:<48}  {:>9}  {:>6}  {}",
+            n.uid, n.hotkey, n.incentive, n.validator_permit, n.emission
+        );
+    }
+    Ok(())
+}
+
+async fn create(subtensor: &SubtensorArgs, wallet: &WalletArgs, yes: bool) -> Result<()> {
+    let wallet = wallet.wallet()?;
+    let hotkey = wallet.hotkey_account()?;
+    let payer = wallet.coldkey_account()?;
+    let chain = subtensor.connect().await?;
+    let lock = chain.network_lock_cost().await?;
+    let balance = chain.free_balance(&payer).await?;
+    println!(
+        "creating a subnet on {} locks {} from coldkey {payer} (balance {}); owner hotkey {hotkey}",
+        chain.url(),
+        tao(lock),
+        tao(balance)
+    );
+    if balance < lock {
+        bail!(
+            "not enough balance to create a subnet: {payer} has {}, the lock is {}; fund the \
+             coldkey",
+            tao(balance),
+            tao(lock)
+        );
+    }
+    confirm(yes)?;
+    let coldkey = coldkey(&wallet)?;
+    let netuid = chain
+        .register_network(&coldkey, &hotkey, Mechanism::Dynamic)
+        .await?;
+    println!("created subnet {netuid}");
+    Ok(())
+}
+
+/// Asks before paying, unless `yes`; without a terminal to ask on, refuses.
+fn confirm(yes: bool) -> Result<()> {
+    if yes {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        bail!("nothing paid: pass --yes to pay without being asked");
+    }
+    print!("pay? [y/N] ");
+    std::io::stdout().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    if !matches!(answer.trim(), "y" | "Y" | "yes") {
+        bail!("nothing paid");
+    }
+    Ok(())
+}
