@@ -7,7 +7,7 @@ use std::process::Command;
 fn devnet_trains_the_master_and_writes_a_report() {
     let dir = tempfile::tempdir().unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_gradient"))
-        .args(["devnet", "--windows", "2", "--miners", "2", "--dir"])
+        .args(["devnet", "--windows", "2", "--miners", "3", "--dir"])
         .arg(dir.path().join("devnet"))
         .env("GRADIENT_CACHE", dir.path().join("cache"))
         .output()
@@ -36,7 +36,7 @@ fn devnet_trains_the_master_and_writes_a_report() {
     );
     for window in report["windows"].as_array().unwrap() {
         let miners = window["miners"].as_array().unwrap();
-        assert_eq!(miners.len(), 2, "{window}");
+        assert_eq!(miners.len(), 3, "{window}");
         assert!(miners.iter().any(|m| m["aggregated"] == true), "{window}");
     }
     // Every miner uploaded compressed deltas, far smaller than the dense 29 MB.

@@ -303,11 +303,12 @@ impl RunConfig {
                 own_pages_among: 4,
                 own_page_inversions: Some(1),
                 own_page_inversions_vouched: Some(6),
-                // What one page gains from any delta varies more across pages (2.7 to 3.2 in
-                // window 0) than what training it adds (0.2), so compared raw, honest deltas
-                // of a loaded devnet failed the rank test; less what three other deltas gain
-                // on the same page, the page's part cancels.
-                own_page_controls: 3,
+                // Pairing gains with other deltas' on the same pages (`own_page_controls`)
+                // took the page's own part out of window 0 of a loaded devnet, but with
+                // thirteen kinds of adversary among three honest miners the controls were
+                // mostly hostile and cost 2.3x the judging: the network test lost windows.
+                // Off until controls come from deltas known honest (docs/protocol.md).
+                own_page_controls: 0,
                 delta_weight: 1.0 / 3.0,
                 min_own_advantage: 0.0,
                 // Copies and resent deltas are near 1; honest deltas of one window reach 0.9
