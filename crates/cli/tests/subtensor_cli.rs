@@ -4,73 +4,19 @@
 //! `gradient wallet create`: the hotkey the chain lists is the one `gradient wallet show`
 //! prints, and bad input is a clear error with nothing paid.
 
+// The same private chain the subtensor crate's tests start (one copy of how).
+#[path = "../../subtensor/tests/support/mod.rs"]
+mod support;
+
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use gradient_chain::{AccountId, Keypair};
-use gradient_subtensor::{Endpoint, Subtensor, Timeouts};
 use subxt::dynamic::Value;
 use subxt::ext::scale_value::Composite;
 
 const TAO: u128 = 1_000_000_000;
-
-struct Chain {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Chain {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_chain(log: &Path) -> Option<Chain> {
-    let Ok(shared) = std::env::var("GRADIENT_SUBTENSOR_SHARED") else {
-        eprintln!(
-            "skipped: GRADIENT_SUBTENSOR_SHARED (the folder with subtensor's raonet.json, \
-             ../shared/subtensor) is not set, so there is no subtensor runtime to test against"
-        );
-        return None;
-    };
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let out = std::fs::File::create(log).unwrap();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/chopsticks.sh");
-    let child = Command::new(script)
-        .arg("run")
-        .arg(shared)
-        .arg(port.to_string())
-        .stdout(out.try_clone().unwrap())
-        .stderr(out)
-        .stdin(Stdio::null())
-        .spawn()
-        .unwrap();
-    Some(Chain {
-        child,
-        url: format!("ws://127.0.0.1:{port}"),
-    })
-}
-
-async fn connect(url: &str, log: &Path) -> Subtensor {
-    let endpoint = Endpoint::from_flags(None, Some(url)).unwrap().unwrap();
-    let started = Instant::now();
-    loop {
-        match Subtensor::connect(&endpoint, Timeouts::default()).await {
-            Ok(chain) => return chain,
-            Err(e) if started.elapsed() > Duration::from_secs(180) => panic!(
-                "chopsticks did not come up: {e}\n{}",
-                std::fs::read_to_string(log).unwrap_or_default()
-            ),
-            Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
-        }
-    }
-}
 
 fn gradient(args: &[&str], wallets: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_gradient"))
@@ -112,8 +58,8 @@ fn ss58(wallets: &Path, name: &str, key: &str) -> String {
 #[test]
 fn a_btcli_style_wallet_creates_a_subnet_and_registers_on_it() {
     let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("chopsticks.log");
-    let Some(node) = start_chain(&log) else {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let Some(node) = runtime.block_on(support::chain()) else {
         return;
     };
     let wallets = dir.path().join("wallets");
@@ -123,9 +69,8 @@ fn a_btcli_style_wallet_creates_a_subnet_and_registers_on_it() {
             &wallets,
         ));
     }
-    let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
-        let chain = connect(&node.url, &log).await;
+        let chain = &node.chain;
         let alice = Keypair::from_uri("//Alice").unwrap();
         // The spec's network rate limit would refuse a new subnet for days of blocks.
         let args = Composite::named([("rate_limit".to_string(), Value::u128(0))]);

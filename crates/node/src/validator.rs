@@ -391,11 +391,16 @@ fn measure_planned(
     controls: &[Vec<usize>],
 ) -> Result<Vec<Option<Measurement>>, NodeError> {
     let n = received.len();
+    // Per measured miner: its own pages, and the evaluation pages it recently trained.
     let mut own_pages = Vec::with_capacity(n);
+    let mut trained = Vec::with_capacity(n);
     for (r, plan) in received.iter().zip(&planned.plans) {
-        own_pages.push(match plan {
-            Plan::Measure { .. } => Some(judge.own_pages(&r.hotkey)?),
-            Plan::Refused(_) => None,
+        let measured = matches!(plan, Plan::Measure { .. });
+        own_pages.push(measured.then(|| judge.own_pages(&r.hotkey)).transpose()?);
+        trained.push(if measured {
+            judge.eval_skip(&r.hotkey)?
+        } else {
+            Vec::new()
         });
     }
     // eval[i]: vector i on every evaluation page; own[j][i]: vector i on miner j's own pages.
@@ -418,17 +423,15 @@ fn measure_planned(
             measured.push(None);
             continue;
         };
-        let skip = judge.eval_skip(&received[j].hotkey)?;
         let kept: Vec<usize> = (0..judge.eval.numbers.len())
-            .filter(|&p| !skip.contains(&judge.eval.numbers[p]))
+            .filter(|&p| !trained[j].contains(&judge.eval.numbers[p]))
             .collect();
         let own_numbers = &own_pages[j].as_ref().expect("measured").numbers;
         let mut with_controls = Vec::with_capacity(controls[j].len());
         for &c in &controls[j] {
             // A control's recent pages are in its delta: no reference on those.
-            let trained = judge.eval_skip(&received[c].hotkey)?;
             let gain =
-                |number: u64, loss: &PageLoss| (!trained.contains(&number)).then(|| loss.gain());
+                |number: u64, loss: &PageLoss| (!trained[c].contains(&number)).then(|| loss.gain());
             let eval_c = eval[c].as_ref().expect("a control is measured");
             with_controls.push(Control {
                 eval: kept
