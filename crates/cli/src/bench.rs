@@ -40,6 +40,10 @@ pub struct QualityArgs {
     /// Send matrices as factors of this rank, 0 for the run's top-k [default: the run's].
     #[arg(long)]
     rank: Option<usize>,
+    /// With factors, also send whole this many per thousand of each matrix's rows where the
+    /// factors leave most [default: the run's].
+    #[arg(long)]
+    rows_per_mille: Option<usize>,
     /// Values kept per chunk of the codec [default: the run's].
     #[arg(long)]
     codec_top_k: Option<usize>,
@@ -144,6 +148,9 @@ fn quality_bench(args: QualityArgs) -> Result<()> {
     }
     if let Some(rank) = args.rank {
         run.codec.rank = rank;
+    }
+    if let Some(rows) = args.rows_per_mille {
+        run.codec.rows_per_mille = rows;
     }
     if let Some(k) = args.codec_top_k {
         run.codec.top_k = k;

@@ -128,7 +128,12 @@ impl Codec {
     fn factored(&self, t: usize) -> Option<factored::Shape> {
         match self.specs[t].shape[..] {
             [rows, cols] if self.settings.rank > 0 && is_tiled(&self.specs[t].shape) => {
-                Some(factored::Shape::new(rows, cols, self.settings.rank))
+                Some(factored::Shape::new(
+                    rows,
+                    cols,
+                    self.settings.rank,
+                    self.settings.rows_per_mille,
+                ))
             }
             _ => None,
         }
@@ -137,7 +142,7 @@ impl Codec {
     fn lengths(&self, t: usize) -> Lengths {
         if let Some(shape) = self.factored(t) {
             return Lengths {
-                indices: 0,
+                indices: shape.indices_len(),
                 values: shape.values_len(),
                 scales: shape.scales_len(),
             };
@@ -239,8 +244,7 @@ impl Codec {
 
     fn encode_tensor(&self, t: usize, data: &[f32]) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
         if let Some(shape) = self.factored(t) {
-            let (values, scales) = factored::encode(data, shape);
-            return (Vec::new(), values, scales);
+            return factored::encode(data, shape);
         }
         let values_mode = self.settings.values;
         if values_mode == Values::Dense {
@@ -392,7 +396,8 @@ impl Codec {
         let val_bytes = entry("values", lengths.values)?;
         let scale_bytes = entry("scales", lengths.scales)?;
         if let Some(shape) = self.factored(t) {
-            return factored::decode(name, val_bytes, scale_bytes, shape).map(Part::Factors);
+            return factored::decode(name, idx_bytes, val_bytes, scale_bytes, shape)
+                .map(Part::Factors);
         }
         let mode = self.settings.values;
         let layout = &self.layouts[t];

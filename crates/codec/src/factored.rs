@@ -1,11 +1,19 @@
-//! Matrices sent as low-rank factors (`settings.rank > 0`): `M ≈ L Rᵀ`, `L` rows × r and `R`
-//! cols × r, found by [`LowRank::factor`]. Each factor column is stored as signed 8-bit codes
-//! with one f32 scale (its largest magnitude): the `values` entry holds `L`'s codes row after
-//! row, then `R`'s; the `scales` entry holds `L`'s r scales, then `R`'s.
+//! Matrices sent as low-rank factors (`settings.rank > 0`): `M ≈ L Rᵀ + S`, `L` rows × r and
+//! `R` cols × r, found by [`LowRank::factor`], and `S` zero but for the `n` rows where what the
+//! factors leave is largest (`settings.rows_per_mille`), sent whole. Each factor column and
+//! each sent row is stored as signed 8-bit codes with one f32 scale (its largest magnitude):
+//!
+//! | entry     | bytes                                                               |
+//! |-----------|---------------------------------------------------------------------|
+//! | `indices` | the `n` sent rows' indices, u32 LE, strictly increasing             |
+//! | `values`  | `L`'s codes row after row, then `R`'s, then each sent row's `cols`  |
+//! | `scales`  | `L`'s r scales, then `R`'s, then one per sent row, f32 LE           |
 //!
 //! A window's AdamW delta moves nearly every coordinate by about the same amount, so keeping
 //! the largest values keeps little of it; most of it lies in a few directions shared by many
-//! rows, which factors carry at `(rows + cols) · r` bytes instead of `rows · cols · 4`.
+//! rows, which factors carry at `(rows + cols) · r` bytes instead of `rows · cols · 4`. What
+//! is left is concentrated in a few rows: the token embedding's rows of the tokens the window
+//! trained on move each in its own direction, which no shared factor carries.
 
 use rayon::prelude::*;
 
@@ -16,10 +24,13 @@ use crate::lowrank::LowRank;
 /// Rounds of subspace iteration the encoder runs; the decoder never factors.
 const ITERATIONS: usize = 3;
 
-/// A decoded factored matrix: `rows × rank` and `cols × rank`, row-major.
+/// A decoded factored matrix: `rows × rank` and `cols × rank`, row-major, plus the rows sent
+/// whole (`cols` values each, in the order of `rows`).
 pub(crate) struct Factors {
     pub left: Vec<f32>,
     pub right: Vec<f32>,
+    pub rows: Vec<u32>,
+    pub row_values: Vec<f32>,
 }
 
 /// The shape of one factored tensor.
@@ -28,40 +39,97 @@ pub(crate) struct Shape {
     pub rows: usize,
     pub cols: usize,
     pub rank: usize,
+    /// Rows of what the factors leave that are sent whole.
+    pub sent_rows: usize,
 }
 
 impl Shape {
-    pub fn new(rows: usize, cols: usize, rank: usize) -> Self {
+    pub fn new(rows: usize, cols: usize, rank: usize, rows_per_mille: usize) -> Self {
         Shape {
             rows,
             cols,
             rank: rank.min(rows).min(cols),
+            sent_rows: rows * rows_per_mille / 1000,
         }
     }
 
+    pub fn indices_len(&self) -> usize {
+        self.sent_rows * 4
+    }
+
     pub fn values_len(&self) -> usize {
-        (self.rows + self.cols) * self.rank
+        (self.rows + self.cols) * self.rank + self.sent_rows * self.cols
     }
 
     pub fn scales_len(&self) -> usize {
-        2 * self.rank * 4
+        (2 * self.rank + self.sent_rows) * 4
     }
 }
 
-/// Factors `data` and quantizes the factors: (values, scales) entries.
-pub(crate) fn encode(data: &[f32], shape: Shape) -> (Vec<u8>, Vec<u8>) {
+/// Factors `data`, quantizes the factors and picks the rows to send whole: (indices, values,
+/// scales) entries.
+pub(crate) fn encode(data: &[f32], shape: Shape) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
     let low = LowRank::factor(data, shape.rows, shape.cols, shape.rank, ITERATIONS);
     let mut values = Vec::with_capacity(shape.values_len());
     let mut scales = Vec::with_capacity(shape.scales_len());
     let left = quantize(&low.left, shape.rank);
     let right = quantize(&low.right, shape.rank);
+    let sent = Factors {
+        left: dequantize(&left.0, &left.1),
+        right: dequantize(&right.0, &right.1),
+        rows: Vec::new(),
+        row_values: Vec::new(),
+    };
     for (codes, column_scales) in [left, right] {
         values.extend(codes.iter().map(|&q| q as u8));
         for s in column_scales {
             scales.extend_from_slice(&s.to_le_bytes());
         }
     }
-    (values, scales)
+    let mut indices = Vec::with_capacity(shape.indices_len());
+    if shape.sent_rows > 0 {
+        let left_over = remainder(data, &sent, shape);
+        for i in largest_rows(&left_over, shape) {
+            indices.extend_from_slice(&(i as u32).to_le_bytes());
+            let row = &left_over[i * shape.cols..(i + 1) * shape.cols];
+            let (codes, row_scale) = quantize(row, 1);
+            values.extend(codes.iter().map(|&q| q as u8));
+            scales.extend_from_slice(&row_scale[0].to_le_bytes());
+        }
+    }
+    (indices, values, scales)
+}
+
+/// `data − L̂ R̂ᵀ` with the factors as the decoder will see them.
+fn remainder(data: &[f32], sent: &Factors, shape: Shape) -> Vec<f32> {
+    let mut out = data.to_vec();
+    add(&[(sent, -1.0)], shape, &mut out);
+    out
+}
+
+/// The `sent_rows` rows of the row-major matrix `m` with the largest norms, in increasing order
+/// (ties to the lower index, so every encoder picks the same rows).
+fn largest_rows(m: &[f32], shape: Shape) -> Vec<usize> {
+    let norms: Vec<f64> = m
+        .par_chunks(shape.cols)
+        .map(|row| row.iter().map(|&v| (v as f64) * (v as f64)).sum())
+        .collect();
+    let mut order: Vec<usize> = (0..shape.rows).collect();
+    order.sort_by(|&a, &b| norms[b].total_cmp(&norms[a]).then(a.cmp(&b)));
+    order.truncate(shape.sent_rows);
+    order.sort_unstable();
+    order
+}
+
+fn dequantize(codes: &[i8], scales: &[f32]) -> Vec<f32> {
+    codes
+        .chunks_exact(scales.len())
+        .flat_map(|row| {
+            row.iter()
+                .zip(scales)
+                .map(|(&q, s)| q as f32 / 127.0 * s)
+        })
+        .collect()
 }
 
 /// Per column of a row-major `n × rank` matrix: its largest magnitude (clamped to the
@@ -89,10 +157,11 @@ fn quantize(m: &[f32], rank: usize) -> (Vec<i8>, Vec<f32>) {
     (codes, scales)
 }
 
-/// Decodes the entries of one factored tensor, refusing the code -128 and any scale that is
-/// not finite in `0..=MAX_MAGNITUDE`.
+/// Decodes the entries of one factored tensor, refusing the code -128, any scale that is not
+/// finite in `0..=MAX_MAGNITUDE`, and sent rows out of range or not strictly increasing.
 pub(crate) fn decode(
     name: &str,
+    indices: &[u8],
     values: &[u8],
     scales: &[u8],
     shape: Shape,
@@ -115,20 +184,29 @@ pub(crate) fn decode(
             "`{name}`: factor code {i} is -128; codes are -127..=127"
         )));
     }
-    let expand = |codes: &[u8], scales: &[f32]| -> Vec<f32> {
-        codes
-            .chunks_exact(r)
-            .flat_map(|row| {
-                row.iter()
-                    .zip(scales)
-                    .map(|(&q, s)| (q as i8) as f32 / 127.0 * s)
-            })
-            .collect()
-    };
-    let split = shape.rows * r;
+    let rows: Vec<u32> = indices
+        .chunks_exact(4)
+        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
+    for (j, &i) in rows.iter().enumerate() {
+        if i as usize >= shape.rows || (j > 0 && i <= rows[j - 1]) {
+            return Err(malformed(format!(
+                "`{name}`: sent row {i} is out of range (of {}) or not strictly increasing",
+                shape.rows
+            )));
+        }
+    }
+    let codes: Vec<i8> = values.iter().map(|&b| b as i8).collect();
+    let (left_end, right_end) = (shape.rows * r, (shape.rows + shape.cols) * r);
     Ok(Factors {
-        left: expand(&values[..split], &scales[..r]),
-        right: expand(&values[split..], &scales[r..]),
+        left: dequantize(&codes[..left_end], &scales[..r]),
+        right: dequantize(&codes[left_end..right_end], &scales[r..2 * r]),
+        row_values: codes[right_end..]
+            .chunks_exact(shape.cols)
+            .zip(&scales[2 * r..])
+            .flat_map(|(row, &s)| row.iter().map(move |&q| q as f32 / 127.0 * s))
+            .collect(),
+        rows,
     })
 }
 
@@ -139,11 +217,19 @@ pub(crate) fn add(deltas: &[(&Factors, f32)], shape: Shape, out: &mut [f32]) {
     out.par_chunks_mut(cols).enumerate().for_each(|(i, row)| {
         for (f, w) in deltas {
             let l = &f.left[i * r..(i + 1) * r];
+            let whole = f
+                .rows
+                .binary_search(&(i as u32))
+                .ok()
+                .map(|at| &f.row_values[at * cols..(at + 1) * cols]);
             for (j, o) in row.iter_mut().enumerate() {
                 let q = &f.right[j * r..(j + 1) * r];
                 let mut sum = 0.0f32;
                 for k in 0..r {
                     sum += l[k] * q[k];
+                }
+                if let Some(whole) = whole {
+                    sum += whole[j];
                 }
                 *o += w * sum;
             }

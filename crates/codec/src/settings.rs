@@ -55,6 +55,10 @@ pub struct Settings {
     /// (vectors still by `top_k` and `values`); 0 is off.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub rank: usize,
+    /// With `rank`, also send whole the rows of each factored matrix where what the factors
+    /// leave is largest: this many per thousand rows (rounded down), 8-bit codes per row.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub rows_per_mille: usize,
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -71,6 +75,7 @@ impl Default for Settings {
             values: Values::Q2,
             dct: false,
             rank: 0,
+            rows_per_mille: 0,
         }
     }
 }
@@ -94,6 +99,12 @@ impl Settings {
             return bad(format!(
                 "rank {} factors every matrix; it cannot go with dct or dense values",
                 self.rank
+            ));
+        }
+        if self.rows_per_mille > 0 && self.rank == 0 || self.rows_per_mille > 1000 {
+            return bad(format!(
+                "rows_per_mille {} must be at most 1000 and needs a rank",
+                self.rows_per_mille
             ));
         }
         if self.rank > 256 {

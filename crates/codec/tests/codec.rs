@@ -440,3 +440,106 @@ fn error_feedback_with_factors_sends_the_rest_later() {
     // Rank one then rank one of the rest is closer than rank one alone.
     assert!(rel_error(&d[..1], &both[..1]) < 0.8 * rel_error(&d[..1], &first[..1]));
 }
+
+/// The low-rank matrix with five rows moved each in its own direction, as the embedding rows
+/// of the tokens a window trained on.
+fn low_rank_with_rows() -> (Vec<f32>, [usize; 5]) {
+    let mut m = low_rank_matrix();
+    let rows = [3, 17, 64, 65, 129];
+    for (n, &r) in rows.iter().enumerate() {
+        for c in 0..70 {
+            m[r * 70 + c] += 0.02 * (((c * (n + 2)) % 7) as f32 - 3.0);
+        }
+    }
+    (m, rows)
+}
+
+fn with_rows(rank: usize, rows_per_mille: usize) -> Settings {
+    Settings {
+        rows_per_mille,
+        ..factored(rank)
+    }
+}
+
+#[test]
+fn rows_the_factors_miss_are_sent_whole() {
+    let mut d = data(6);
+    let (m, moved) = low_rank_with_rows();
+    d[0] = m;
+    // 40 per mille of 130 rows: 5 rows.
+    let codec = Codec::new(with_rows(2, 40), specs()).unwrap();
+    let bytes = codec.encode(&views(&d)).unwrap();
+    let back = decoded(&codec, &bytes);
+    let plain = Codec::new(factored(2), specs()).unwrap();
+    let plain_bytes = plain.encode(&views(&d)).unwrap();
+    let plain_back = decoded(&plain, &plain_bytes);
+    let (with, without) = (rel_error(&d[..1], &back[..1]), rel_error(&d[..1], &plain_back[..1]));
+    assert!(with < 0.1 && without > 0.5, "with rows {with}, without {without}");
+    // Five rows of 70 one-byte codes, a 4-byte index and a 4-byte scale each, and the
+    // setting's name in the metadata.
+    let extra = bytes.len() - plain_bytes.len();
+    assert!((5 * 78..5 * 78 + 64).contains(&extra), "{extra} more bytes");
+    // The moved rows are the ones sent: elsewhere the two agree to the factors' rounding.
+    for r in (0..130).filter(|r| !moved.contains(r)) {
+        for c in 0..70 {
+            let (a, b) = (back[0][r * 70 + c], plain_back[0][r * 70 + c]);
+            assert!((a - b).abs() < 2e-4, "row {r} col {c}: {a} vs {b}");
+        }
+    }
+    // Error feedback keeps nothing of the moved rows but rounding.
+    let mut feedback = ErrorFeedback::new(&codec, 1.0);
+    feedback.compress(&codec, &views(&d)).unwrap();
+    let left: f32 = moved
+        .iter()
+        .flat_map(|&r| feedback.residual()[0][r * 70..(r + 1) * 70].iter())
+        .fold(0.0, |a, v| a.max(v.abs()));
+    assert!(left < 2e-3, "largest residual on a sent row {left}");
+}
+
+#[test]
+fn sent_rows_apply_bit_identically_across_thread_counts() {
+    let mut d = data(7);
+    d[0] = low_rank_with_rows().0;
+    let codec = Codec::new(with_rows(2, 40), specs()).unwrap();
+    let delta = codec.decode(&codec.encode(&views(&d)).unwrap()).unwrap();
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        let mut out: Vec<Vec<f32>> = codec.specs().iter().map(|s| vec![0.25; s.numel()]).collect();
+        pool.install(|| codec.apply(&[(&delta, 0.4), (&delta, -1.3)], &mut out).unwrap());
+        out[0].iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+    };
+    assert_eq!(run(1), run(2));
+    assert_eq!(
+        codec.encode(&views(&d)).unwrap(),
+        codec.encode(&views(&d)).unwrap(),
+        "the same rows are picked every time"
+    );
+}
+
+#[test]
+fn hostile_sent_rows_are_refused_with_the_reason() {
+    let mut d = data(8);
+    d[0] = low_rank_with_rows().0;
+    let codec = Codec::new(with_rows(2, 40), specs()).unwrap();
+    let good = codec.encode(&views(&d)).unwrap();
+    let header = u64::from_le_bytes(good[..8].try_into().unwrap()) as usize;
+    let json: serde_json::Value = serde_json::from_slice(&good[8..8 + header]).unwrap();
+    let start = 8 + header + json["embed/indices"]["data_offsets"][0].as_u64().unwrap() as usize;
+    let index = |bytes: &[u8], j: usize| {
+        u32::from_le_bytes(bytes[start + 4 * j..start + 4 * j + 4].try_into().unwrap())
+    };
+    assert_eq!(index(&good, 0), 3);
+    for (j, bad) in [(0usize, 130u32), (0, u32::MAX), (1, 3), (1, 2)] {
+        let mut hostile = good.clone();
+        hostile[start + 4 * j..start + 4 * j + 4].copy_from_slice(&bad.to_le_bytes());
+        let err = codec.decode(&hostile).err().unwrap().to_string();
+        assert!(err.contains("sent row"), "row {bad} at {j}: {err}");
+    }
+    // Rows without factors, or more than all of them, are no setting.
+    for settings in [with_rows(0, 10), with_rows(2, 1001)] {
+        assert!(settings.validate().is_err());
+    }
+}

@@ -42,8 +42,9 @@ fn codecs() -> &'static [Codec] {
                 chunk: 128,
                 top_k: 8,
                 dct,
-                // The last one sends matrices as rank-2 factors.
+                // The last one sends matrices as rank-2 factors and 10% of rows whole.
                 rank: if i == 5 { 2 } else { 0 },
+                rows_per_mille: if i == 5 { 100 } else { 0 },
             };
             Codec::new(settings, specs.clone()).expect("valid settings")
         })
