@@ -127,14 +127,9 @@ impl Codec {
     /// The factored shape of tensor `t`, if the settings factor it.
     fn factored(&self, t: usize) -> Option<factored::Shape> {
         match self.specs[t].shape[..] {
-            [rows, cols] if self.settings.rank > 0 && is_tiled(&self.specs[t].shape) => {
-                Some(factored::Shape::new(
-                    rows,
-                    cols,
-                    self.settings.rank,
-                    self.settings.rows_per_mille,
-                ))
-            }
+            [rows, cols] if self.settings.rank > 0 && is_tiled(&self.specs[t].shape) => Some(
+                factored::Shape::new(rows, cols, self.settings.rank, self.settings.rows_per_mille),
+            ),
             _ => None,
         }
     }

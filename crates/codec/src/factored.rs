@@ -124,11 +124,7 @@ fn largest_rows(m: &[f32], shape: Shape) -> Vec<usize> {
 fn dequantize(codes: &[i8], scales: &[f32]) -> Vec<f32> {
     codes
         .chunks_exact(scales.len())
-        .flat_map(|row| {
-            row.iter()
-                .zip(scales)
-                .map(|(&q, s)| q as f32 / 127.0 * s)
-        })
+        .flat_map(|row| row.iter().zip(scales).map(|(&q, s)| q as f32 / 127.0 * s))
         .collect()
 }
 

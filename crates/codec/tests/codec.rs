@@ -473,8 +473,14 @@ fn rows_the_factors_miss_are_sent_whole() {
     let plain = Codec::new(factored(2), specs()).unwrap();
     let plain_bytes = plain.encode(&views(&d)).unwrap();
     let plain_back = decoded(&plain, &plain_bytes);
-    let (with, without) = (rel_error(&d[..1], &back[..1]), rel_error(&d[..1], &plain_back[..1]));
-    assert!(with < 0.1 && without > 0.5, "with rows {with}, without {without}");
+    let (with, without) = (
+        rel_error(&d[..1], &back[..1]),
+        rel_error(&d[..1], &plain_back[..1]),
+    );
+    assert!(
+        with < 0.1 && without > 0.5,
+        "with rows {with}, without {without}"
+    );
     // Five rows of 70 one-byte codes, a 4-byte index and a 4-byte scale each, and the
     // setting's name in the metadata.
     let extra = bytes.len() - plain_bytes.len();
@@ -507,8 +513,16 @@ fn sent_rows_apply_bit_identically_across_thread_counts() {
             .num_threads(threads)
             .build()
             .unwrap();
-        let mut out: Vec<Vec<f32>> = codec.specs().iter().map(|s| vec![0.25; s.numel()]).collect();
-        pool.install(|| codec.apply(&[(&delta, 0.4), (&delta, -1.3)], &mut out).unwrap());
+        let mut out: Vec<Vec<f32>> = codec
+            .specs()
+            .iter()
+            .map(|s| vec![0.25; s.numel()])
+            .collect();
+        pool.install(|| {
+            codec
+                .apply(&[(&delta, 0.4), (&delta, -1.3)], &mut out)
+                .unwrap()
+        });
         out[0].iter().map(|v| v.to_bits()).collect::<Vec<_>>()
     };
     assert_eq!(run(1), run(2));
