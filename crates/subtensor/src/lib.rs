@@ -8,6 +8,8 @@
 //! - Subnet calls on it: `register_network`, `burned_register`, `set_commitment` /
 //!   `commitment` (our bucket commitment in one `Raw` field), `set_weights`, `neurons`
 //!   ([`NeuronLite`]), and `sudo` for test chains.
+//! - Commit-reveal: [`Subtensor::commit_timelocked_weights`] seals weights to a drand round
+//!   ([`commit_reveal`], [`gradient_timelock`]); the chain opens them itself.
 //! - Keys are the wallets' own sr25519 [`gradient_chain::Keypair`]s ([`signer::Signer`]).
 //!
 //! ```no_run
@@ -23,6 +25,7 @@
 //! # Ok(()) }
 //! ```
 pub mod client;
+pub mod commit_reveal;
 pub mod error;
 pub mod network;
 pub mod neuron;
@@ -31,6 +34,7 @@ pub mod subnet;
 pub mod value;
 
 pub use client::{Block, CommittedData, Events, Subtensor, Timeouts};
+pub use commit_reveal::{RevealTiming, WeightsPayload};
 pub use error::SubtensorError;
 pub use network::Endpoint;
 pub use subnet::{Mechanism, NeuronLite, Weight};

@@ -8,7 +8,7 @@ use crate::client::{CommittedData, Events, Subtensor};
 use crate::error::SubtensorError;
 use crate::value;
 
-const MODULE: &str = "SubtensorModule";
+pub(crate) const MODULE: &str = "SubtensorModule";
 
 fn account(a: &AccountId) -> Value {
     Value::from_bytes(a.0)
