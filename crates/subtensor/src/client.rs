@@ -275,6 +275,9 @@ fn hint(error: &str) -> &'static str {
         e if e.contains("SettingWeightsTooFast") => {
             ": weights were set too recently; wait for the subnet's weights rate limit"
         }
+        e if e.contains("CommitmentSetRateLimitExceeded") => {
+            ": this hotkey committed too recently; wait for the commitments rate limit"
+        }
         e if e.contains("CommitRevealEnabled") => {
             ": this subnet has commit-reveal on; weights must be committed timelocked"
         }

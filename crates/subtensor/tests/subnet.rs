@@ -110,6 +110,27 @@ async fn a_subnet_from_creation_through_two_epochs() {
             .unwrap(),
         None
     );
+    // Over the limit: 129 bytes is refused before anything is signed; a second commitment
+    // right away is refused by the chain's rate limit, and the first one stands.
+    let e = chain
+        .set_commitment(&miners[0], netuid, &[1u8; 129])
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("at most 128 bytes"), "{e}");
+    let e = chain
+        .set_commitment(&miners[0], netuid, b"another bucket")
+        .await
+        .unwrap_err();
+    assert!(
+        e.pallet_error().is_some_and(|p| p.contains("RateLimit")),
+        "{e}"
+    );
+    assert!(e.to_string().contains("wait for"), "{e}");
+    let kept = chain
+        .commitment(netuid, &miners[0].account())
+        .await
+        .unwrap();
+    assert_eq!(kept.unwrap().data, b"s3 bucket of miner 0".to_vec());
 
     // The first try's all-zero incentive, part one: on spec 218 a new subnet's pool holds 1 rao
     // of alpha (`SubnetAlphaIn`; the owner's lock, however large, does not go in), so a stake
@@ -180,6 +201,44 @@ async fn a_subnet_from_creation_through_two_epochs() {
     let stored = chain.weights(netuid, v_uid).await.unwrap();
     let as_set: Vec<(u16, u16)> = stored.iter().map(|w| (w.uid, w.weight)).collect();
     assert_eq!(as_set, vec![(m_uids[0], 65535), (m_uids[1], 21845)]);
+    // Over the rate limit: refused in words, and the weights stay as they were.
+    chain
+        .sudo(
+            &alice,
+            "AdminUtils",
+            "sudo_set_weights_set_rate_limit",
+            args(&[("netuid", netuid.into()), ("weights_set_rate_limit", 1000)]),
+        )
+        .await
+        .unwrap();
+    let e = chain
+        .set_weights(&validator, netuid, &m_uids, &[1, 65535], 0)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.pallet_error(),
+        Some("SubtensorModule::SettingWeightsTooFast"),
+        "{e}"
+    );
+    assert!(e.to_string().contains("rate limit"), "{e}");
+    assert_eq!(chain.weights(netuid, v_uid).await.unwrap(), stored);
+    // Commit-reveal is off on this subnet, and spec 218 has no timelocked commits: refused
+    // before anything is signed.
+    assert!(!chain.commit_reveal_enabled(netuid).await.unwrap());
+    let e = chain
+        .commit_timelocked_weights(
+            &validator,
+            netuid,
+            &stored,
+            0,
+            gradient_subtensor::commit_reveal::os_randomness().unwrap(),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("no timelocked weight commits"),
+        "{e}"
+    );
     // Two epochs of tempo 10.
     net.new_blocks(24).await;
     let neurons = chain.neurons(netuid).await.unwrap();
