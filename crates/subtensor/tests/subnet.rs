@@ -257,6 +257,25 @@ async fn a_subnet_from_creation_through_two_epochs() {
         .map(|&u| neurons.iter().find(|n| n.uid == u).unwrap().incentive)
         .collect();
     eprintln!("miners' incentive after two epochs: {incentive:?}; emission {emission:?}");
+    // What Yuma saw: with `Active` true, `LastUpdate` after the miners registered and every
+    // permit held, `Consensus` and `Rank` are zero too, so the epoch found no weight from
+    // active stake and paid the validator by stake, its fallback for an all-zero rank.
+    for entry in ["Consensus", "Rank", "Active", "LastUpdate"] {
+        let v = chain
+            .storage("SubtensorModule", entry, vec![Value::u128(netuid.into())])
+            .await
+            .ok()
+            .flatten()
+            .map(|v| {
+                gradient_subtensor::value::items(&v).map(|xs| {
+                    xs.iter()
+                        .map(|x| x.to_string())
+                        .collect::<Vec<_>>()
+                        .join(",")
+                })
+            });
+        eprintln!("{entry}: {v:?}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
