@@ -32,7 +32,7 @@ fn devnet_trains_the_master_and_writes_a_report() {
     assert_eq!(losses.len(), 2);
     assert!(
         losses[1] < losses[0],
-        "master loss did not fall: {losses:?}"
+        "master loss did not fall: {losses:?}\n{stdout}"
     );
     for window in report["windows"].as_array().unwrap() {
         let miners = window["miners"].as_array().unwrap();
