@@ -74,12 +74,13 @@ pub(crate) fn encode(data: &[f32], shape: Shape) -> (Vec<u8>, Vec<u8>, Vec<u8>) 
     let mut scales = Vec::with_capacity(shape.scales_len());
     let left = quantize(&low.left, shape.rank);
     let right = quantize(&low.right, shape.rank);
-    let sent = Factors {
+    // The factors as the decoder will see them, only where rows are picked against them.
+    let sent = (shape.sent_rows > 0).then(|| Factors {
         left: dequantize(&left.0, &left.1),
         right: dequantize(&right.0, &right.1),
         rows: Vec::new(),
         row_values: Vec::new(),
-    };
+    });
     for (codes, column_scales) in [left, right] {
         values.extend(codes.iter().map(|&q| q as u8));
         for s in column_scales {
@@ -87,7 +88,7 @@ pub(crate) fn encode(data: &[f32], shape: Shape) -> (Vec<u8>, Vec<u8>, Vec<u8>) 
         }
     }
     let mut indices = Vec::with_capacity(shape.indices_len());
-    if shape.sent_rows > 0 {
+    if let Some(sent) = sent {
         let left_over = remainder(data, &sent, shape);
         for i in largest_rows(&left_over, shape) {
             indices.extend_from_slice(&(i as u32).to_le_bytes());

@@ -1,6 +1,6 @@
 //! Round trips, error feedback, determinism and hostile input.
 
-use gradient_codec::{Codec, ErrorFeedback, Settings, TensorSpec, Values};
+use gradient_codec::{Codec, Delta, ErrorFeedback, Settings, TensorSpec, Values};
 use proptest::prelude::*;
 
 fn specs() -> Vec<TensorSpec> {
@@ -48,6 +48,21 @@ fn decoded(codec: &Codec, bytes: &[u8]) -> Vec<Vec<f32>> {
     let mut out: Vec<Vec<f32>> = codec.specs().iter().map(|s| vec![0.0; s.numel()]).collect();
     codec.apply(&[(&delta, 1.0)], &mut out).unwrap();
     out
+}
+
+/// The first tensor's bits after applying `deltas` to buffers of `start` on `threads` threads.
+fn applied_bits(codec: &Codec, deltas: &[(&Delta, f32)], start: f32, threads: usize) -> Vec<u32> {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap();
+    let mut out: Vec<Vec<f32>> = codec
+        .specs()
+        .iter()
+        .map(|s| vec![start; s.numel()])
+        .collect();
+    pool.install(|| codec.apply(deltas, &mut out).unwrap());
+    out[0].iter().map(|v| v.to_bits()).collect()
 }
 
 fn rel_error(a: &[Vec<f32>], b: &[Vec<f32>]) -> f64 {
@@ -283,19 +298,7 @@ fn dct_round_trips_and_captures_smooth_structure() {
 
     let codec = Codec::new(sparse(true), specs).unwrap();
     let delta = codec.decode(&codec.encode(&[&d]).unwrap()).unwrap();
-    let run = |threads: usize| {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap();
-        let mut out = vec![vec![0.5f32; 130 * 70]];
-        pool.install(|| {
-            codec
-                .apply(&[(&delta, 0.3), (&delta, 0.7)], &mut out)
-                .unwrap()
-        });
-        out[0].iter().map(|v| v.to_bits()).collect::<Vec<_>>()
-    };
+    let run = |threads| applied_bits(&codec, &[(&delta, 0.3), (&delta, 0.7)], 0.5, threads);
     assert_eq!(run(1), run(3));
     assert!(
         Settings {
@@ -354,19 +357,7 @@ fn factored_apply_is_bit_identical_across_thread_counts_and_adds_in_order() {
     d[0] = low_rank_matrix();
     let codec = Codec::new(factored(3), specs()).unwrap();
     let delta = codec.decode(&codec.encode(&views(&d)).unwrap()).unwrap();
-    let run = |threads: usize| {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap();
-        let mut out: Vec<Vec<f32>> = codec.specs().iter().map(|s| vec![0.5; s.numel()]).collect();
-        pool.install(|| {
-            codec
-                .apply(&[(&delta, 0.3), (&delta, 0.7)], &mut out)
-                .unwrap()
-        });
-        out[0].iter().map(|v| v.to_bits()).collect::<Vec<_>>()
-    };
+    let run = |threads| applied_bits(&codec, &[(&delta, 0.3), (&delta, 0.7)], 0.5, threads);
     assert_eq!(run(1), run(2));
     // 0.3 + 0.7 of the same delta is the delta, to rounding.
     let once = decoded(&codec, &codec.encode(&views(&d)).unwrap());
@@ -508,23 +499,7 @@ fn sent_rows_apply_bit_identically_across_thread_counts() {
     d[0] = low_rank_with_rows().0;
     let codec = Codec::new(with_rows(2, 40), specs()).unwrap();
     let delta = codec.decode(&codec.encode(&views(&d)).unwrap()).unwrap();
-    let run = |threads: usize| {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap();
-        let mut out: Vec<Vec<f32>> = codec
-            .specs()
-            .iter()
-            .map(|s| vec![0.25; s.numel()])
-            .collect();
-        pool.install(|| {
-            codec
-                .apply(&[(&delta, 0.4), (&delta, -1.3)], &mut out)
-                .unwrap()
-        });
-        out[0].iter().map(|v| v.to_bits()).collect::<Vec<_>>()
-    };
+    let run = |threads| applied_bits(&codec, &[(&delta, 0.4), (&delta, -1.3)], 0.25, threads);
     assert_eq!(run(1), run(2));
     assert_eq!(
         codec.encode(&views(&d)).unwrap(),

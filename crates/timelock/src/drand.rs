@@ -65,21 +65,11 @@ impl PublicKey {
 
     /// A compressed G2 point (96 bytes), checked to be on the curve and in the subgroup.
     pub fn from_bytes(bytes: &[u8]) -> Result<PublicKey, TimelockError> {
-        if bytes.len() != 96 {
-            return Err(malformed(
-                "public key",
-                format!("{} bytes, expected 96", bytes.len()),
-            ));
-        }
-        G2Affine::deserialize_compressed(bytes)
-            .map(PublicKey)
-            .map_err(|e| malformed("public key", format!("not a G2 point: {e}")))
+        point(bytes, 96, "public key", "G2").map(PublicKey)
     }
 
     pub fn from_hex(text: &str) -> Result<PublicKey, TimelockError> {
-        let bytes = hex::decode(text.trim_start_matches("0x"))
-            .map_err(|e| malformed("public key", format!("not hex: {e}")))?;
-        PublicKey::from_bytes(&bytes)
+        PublicKey::from_bytes(&unhex(text, "public key")?)
     }
 }
 
@@ -90,21 +80,11 @@ pub struct Signature(pub(crate) G1Affine);
 impl Signature {
     /// A compressed G1 point (48 bytes), checked to be on the curve and in the subgroup.
     pub fn from_bytes(bytes: &[u8]) -> Result<Signature, TimelockError> {
-        if bytes.len() != 48 {
-            return Err(malformed(
-                "signature",
-                format!("{} bytes, expected 48", bytes.len()),
-            ));
-        }
-        G1Affine::deserialize_compressed(bytes)
-            .map(Signature)
-            .map_err(|e| malformed("signature", format!("not a G1 point: {e}")))
+        point(bytes, 48, "signature", "G1").map(Signature)
     }
 
     pub fn from_hex(text: &str) -> Result<Signature, TimelockError> {
-        let bytes = hex::decode(text.trim_start_matches("0x"))
-            .map_err(|e| malformed("signature", format!("not hex: {e}")))?;
-        Signature::from_bytes(&bytes)
+        Signature::from_bytes(&unhex(text, "signature")?)
     }
 
     /// Whether this is the beacon's signature of `round`: `e(σ, g₂) = e(H(round), key)`.
@@ -112,4 +92,25 @@ impl Signature {
         Bls12_381::pairing(self.0, G2Affine::generator())
             == Bls12_381::pairing(round.point(), key.0)
     }
+}
+
+/// A compressed point of `len` bytes; arkworks checks it is on the curve and in the subgroup.
+fn point<P: CanonicalDeserialize>(
+    bytes: &[u8],
+    len: usize,
+    what: &'static str,
+    group: &str,
+) -> Result<P, TimelockError> {
+    if bytes.len() != len {
+        return Err(malformed(
+            what,
+            format!("{} bytes, expected {len}", bytes.len()),
+        ));
+    }
+    P::deserialize_compressed(bytes)
+        .map_err(|e| malformed(what, format!("not a {group} point: {e}")))
+}
+
+fn unhex(text: &str, what: &'static str) -> Result<Vec<u8>, TimelockError> {
+    hex::decode(text.trim_start_matches("0x")).map_err(|e| malformed(what, format!("not hex: {e}")))
 }
