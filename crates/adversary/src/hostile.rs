@@ -41,6 +41,7 @@ fn idle_report() -> TrainReport {
         seconds: 0.0,
         first_loss: f64::NAN,
         last_loss: f64::NAN,
+        rebased_at: None,
     }
 }
 
@@ -283,9 +284,15 @@ impl HostileMiner {
         let base = base.clone();
         let token = matches!(self.kind, Kind::Inflate | Kind::Mix);
         tokio::task::spawn_blocking(move || {
-            let trained = miner::train_on(&ctx, window, &base, &batches, None, &|_| {
-                token || Instant::now() >= stop_at
-            })?;
+            let trained = miner::train_on(
+                &ctx,
+                window,
+                &base,
+                &batches,
+                None,
+                &|_| token || Instant::now() >= stop_at,
+                &|_| None,
+            )?;
             Ok((trained.delta, trained.report))
         })
         .await

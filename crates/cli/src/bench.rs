@@ -107,6 +107,10 @@ pub struct QualityArgs {
     /// The eager start adds the delta as sent instead of as trained.
     #[arg(long)]
     eager_sent: bool,
+    /// With staleness, miners move onto the master their deltas are applied to after this many
+    /// inner steps, as a miner does once it is published.
+    #[arg(long)]
+    rebase_after: Option<u64>,
     /// Also show the loss with the mean delta's matrices cut to this rank.
     #[arg(long)]
     probe_rank: Option<usize>,
@@ -208,6 +212,7 @@ fn quality_bench(args: QualityArgs) -> Result<()> {
         stale: args.stale.unwrap_or(true),
         eager: args.eager.unwrap_or(true) || args.eager_sent,
         eager_sent: args.eager_sent,
+        rebase_after: args.rebase_after,
         keep_optimizer: args.keep_optimizer.unwrap_or(true),
         feedback_beta: args.beta.unwrap_or(gradient_node::miner::FEEDBACK_BETA),
         probe_rank: args.probe_rank,

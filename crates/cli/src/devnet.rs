@@ -65,6 +65,8 @@ struct Uploads {
     tokens: u64,
     /// Training time over wall time since it first trained, as of its last submission.
     utilisation: Option<f64>,
+    /// Windows whose training moved onto the newer master once it was published.
+    rebased: u64,
 }
 
 struct Node {
@@ -327,6 +329,7 @@ pub fn run(args: DevnetArgs) -> Result<()> {
                             entry.steps += event["steps"].as_u64().unwrap_or(0);
                             entry.tokens += event["tokens"].as_u64().unwrap_or(0);
                             entry.utilisation = event["utilisation"].as_f64();
+                            entry.rebased += u64::from(!event["rebased_at"].is_null());
                         }
                         _ => {}
                     }
@@ -412,6 +415,7 @@ pub fn run(args: DevnetArgs) -> Result<()> {
                 "steps": uploaded.get(&name).map_or(0, |u| u.steps),
                 "tokens": uploaded.get(&name).map_or(0, |u| u.tokens),
                 "utilisation": uploaded.get(&name).and_then(|u| u.utilisation),
+                "windows_rebased": uploaded.get(&name).map_or(0, |u| u.rebased),
             })
         })
         .collect();

@@ -230,7 +230,7 @@ fn report_miner(
                 "tokens": report.tokens, "seconds": report.seconds,
                 "first_loss": report.first_loss, "last_loss": report.last_loss,
                 "compress_seconds": compress_seconds, "upload_seconds": upload_seconds,
-                "utilisation": utilisation,
+                "utilisation": utilisation, "rebased_at": report.rebased_at,
             }),
             MinerEvent::Skipped { window, why } => {
                 serde_json::json!({"event": "skipped", "window": window, "why": why})
@@ -292,18 +292,23 @@ fn report_miner(
             compress_seconds,
             upload_seconds,
             utilisation,
-        } => say(
-            &bar,
-            format!(
-                "window {window}: loss {:.3} -> {:.3} in {} steps ({:.1}s), submitted {} KB                  (compressed in {compress_seconds:.1}s, uploaded in {upload_seconds:.1}s); busy {:.0}% of the time",
-                report.first_loss,
-                report.last_loss,
-                report.steps,
-                report.seconds,
-                bytes / 1024,
-                utilisation * 100.0
-            ),
-        ),
+        } => {
+            let moved = report.rebased_at.map_or(String::new(), |step| {
+                format!(", onto master {window} after step {step}")
+            });
+            say(
+                &bar,
+                format!(
+                    "window {window}: loss {:.3} -> {:.3} in {} steps ({:.1}s{moved}), submitted {} KB (compressed in {compress_seconds:.1}s, uploaded in {upload_seconds:.1}s); busy {:.0}% of the time",
+                    report.first_loss,
+                    report.last_loss,
+                    report.steps,
+                    report.seconds,
+                    bytes / 1024,
+                    utilisation * 100.0
+                ),
+            )
+        }
         MinerEvent::Skipped { window, why } => {
             say(&bar, format!("window {window}: skipped: {why}"))
         }

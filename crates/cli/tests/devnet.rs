@@ -40,6 +40,7 @@ fn devnet_trains_the_master_and_writes_a_report() {
         assert!(miners.iter().any(|m| m["aggregated"] == true), "{window}");
     }
     // Every miner uploaded compressed deltas, far smaller than the dense 29 MB.
+    let mut rebased = 0;
     for neuron in report["neurons"].as_array().unwrap() {
         if neuron["name"].as_str().unwrap().starts_with("miner") {
             let bytes = neuron["bytes_uploaded"].as_u64().unwrap();
@@ -48,6 +49,21 @@ fn devnet_trains_the_master_and_writes_a_report() {
             let steps = neuron["steps"].as_u64().unwrap();
             let tokens = neuron["tokens"].as_u64().unwrap();
             assert!(steps > 0 && tokens >= steps * 128, "{neuron}");
+            rebased += neuron["windows_rebased"].as_u64().unwrap();
         }
+    }
+    // Window 1 trains from master 0. Master 1 comes out once window 0 is judged, after its
+    // deadline (block 28 of 1 s blocks); where that leaves window 1 (ending at block 48) a few
+    // seconds of training after the miners see it, they move onto it (their submissions then
+    // name master 1, and were aggregated above). On a busy machine judging can take the whole
+    // window, and then there is nothing to move onto in time.
+    let judged = report["windows"][0]["judge_seconds"].as_f64().unwrap();
+    if judged < 10.0 {
+        assert!(
+            rebased > 0,
+            "master 1 came out {judged:.1}s after the deadline and no miner moved onto it\n{stdout}"
+        );
+    } else {
+        eprintln!("window 0 took {judged:.1}s to judge: too late for window 1 to move onto it");
     }
 }

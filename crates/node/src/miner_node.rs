@@ -1,10 +1,12 @@
 //! The miner's loop: every window, train from the window's base master on the assigned pages,
 //! compress with error feedback, and publish before the deadline. Training for the next window
-//! never waits on validators: its base master was published a window earlier. State (the last
-//! window done and the error-feedback residual) is saved after every submission, so a restarted
-//! miner carries on where it stopped.
+//! never waits on validators: its base master was published a window earlier. Once the master
+//! the window's delta is applied to comes out, training moves onto it, so the window's later
+//! steps are not a master behind. State (the last window done and the error-feedback residual)
+//! is saved after every submission, so a restarted miner carries on where it stopped.
 
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use gradient_chain::{Clock, SystemClock};
@@ -14,6 +16,7 @@ use gradient_model::{AdamState, ParamSpec};
 use serde::{Deserialize, Serialize};
 
 use crate::error::NodeError;
+use crate::master::Master;
 use crate::miner::{self, FEEDBACK_BETA, TrainReport};
 use crate::network::Buckets;
 use crate::peer::{Held, Peer, Synced};
@@ -84,6 +87,64 @@ struct Done {
     residual: Vec<u8>,
     feedback: ErrorFeedback,
     compress: Duration,
+}
+
+/// What one window's training thread needs: it trains, then compresses with error feedback
+/// and writes the residual that goes with the payload.
+struct TrainingJob {
+    ctx: Arc<crate::context::RunContext>,
+    window: u64,
+    start: Master,
+    pages: Vec<u64>,
+    optimizer: Option<AdamState>,
+    feedback: ErrorFeedback,
+    feedback_path: PathBuf,
+    stop_at: std::time::Instant,
+}
+
+/// Trains `job` on a blocking thread, reporting each step, until `stop_at`; takes the newer
+/// master from `slot` once [`MinerNode::hand_over`] puts it there.
+fn spawn_training(
+    job: TrainingJob,
+    progress: OnEvent,
+    slot: Arc<Mutex<Option<Master>>>,
+) -> tokio::task::JoinHandle<Result<Done, NodeError>> {
+    tokio::task::spawn_blocking(move || {
+        let TrainingJob {
+            ctx,
+            window,
+            start,
+            pages,
+            optimizer,
+            mut feedback,
+            feedback_path,
+            stop_at,
+        } = job;
+        let enough = |report: &TrainReport| {
+            let now = std::time::Instant::now();
+            progress(MinerEvent::Step {
+                window,
+                report: report.clone(),
+                seconds_left: stop_at.saturating_duration_since(now).as_secs_f64(),
+            });
+            now >= stop_at
+        };
+        let newer = |_: &TrainReport| slot.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let trained =
+            miner::train_window_from(&ctx, window, &start, &pages, optimizer, &enough, &newer)?;
+        let started = std::time::Instant::now();
+        let payload = miner::compress(&ctx, &mut feedback, &trained.delta)?;
+        let residual = residual_bytes(&ctx, &feedback_path, &feedback)?;
+        Ok(Done {
+            delta: trained.delta,
+            optimizer: trained.optimizer,
+            report: trained.report,
+            payload,
+            residual,
+            feedback,
+            compress: started.elapsed(),
+        })
+    })
 }
 
 pub struct MinerNode {
@@ -243,17 +304,19 @@ impl MinerNode {
                 fetched: base.clone(),
             });
         }
-        self.train(p, window, (base_index, synced), base, on_event)
+        self.train(p, buckets, window, (base_index, synced), base, on_event)
             .await?;
         Ok(true)
     }
 
     /// Trains `window` from its base (eagerly moved by the previous window's delta) until
     /// compressing and uploading must start, compresses in the same thread, and meanwhile
-    /// uploads the previous window.
+    /// uploads the previous window and follows the master the delta will be applied to,
+    /// moving training onto it once it is published (see [`miner::train_on`]).
     async fn train(
         &self,
         p: &mut Progress,
+        buckets: &Buckets,
         window: u64,
         (base_index, synced): (u64, Synced),
         base: crate::network::Fetched,
@@ -288,48 +351,65 @@ impl MinerNode {
             ),
             None => (base.master, None),
         };
-        let mut feedback = p.feedback.take().expect("the loop holds the feedback");
-        let progress = on_event.clone();
-        let path = self.feedback_path();
-        let training = tokio::task::spawn_blocking(move || -> Result<_, NodeError> {
-            let trained =
-                miner::train_window_from(&ctx, window, &master, &pages, optimizer, &|report| {
-                    let now = std::time::Instant::now();
-                    progress(MinerEvent::Step {
-                        window,
-                        report: report.clone(),
-                        seconds_left: stop_at.saturating_duration_since(now).as_secs_f64(),
-                    });
-                    now >= stop_at
-                })?;
-            let (delta, report) = (trained.delta, trained.report);
-            let started = std::time::Instant::now();
-            let payload = miner::compress(&ctx, &mut feedback, &delta)?;
-            let residual = residual_bytes(&ctx, &path, &feedback)?;
-            let compress = started.elapsed();
-            Ok(Done {
-                delta,
-                optimizer: trained.optimizer,
-                report,
-                payload,
-                residual,
-                feedback,
-                compress,
-            })
-        });
+        let slot: Arc<Mutex<Option<Master>>> = Arc::default();
+        let training = spawn_training(
+            TrainingJob {
+                ctx,
+                window,
+                start: master,
+                pages,
+                optimizer,
+                feedback: p.feedback.take().expect("the loop holds the feedback"),
+                feedback_path: self.feedback_path(),
+                stop_at,
+            },
+            on_event.clone(),
+            slot.clone(),
+        );
         if let Some(trained) = p.pending.take() {
             self.upload(trained, p, on_event).await?;
         }
+        let latest = if window > base_index {
+            self.hand_over(buckets, window, p.held.as_ref(), &training, &slot)
+                .await
+        } else {
+            None
+        };
         let done = training
             .await
             .map_err(|e| NodeError::Invalid(format!("training thread: {e}")))??;
+        self.record(p, window, base.hash, latest, done);
+        Ok(())
+    }
+
+    /// Keeps what a window's training left: the submission waiting for its upload (naming the
+    /// master its delta was taken against), the newer master if one was followed, the delta
+    /// and optimizer state the next window starts from, and the utilisation so far.
+    fn record(
+        &self,
+        p: &mut Progress,
+        window: u64,
+        base_hash: [u8; 32],
+        latest: Option<crate::network::Fetched>,
+        done: Done,
+    ) {
         let report = done.report;
+        let base_hash = match &latest {
+            Some(fetched) if report.rebased_at.is_some() => fetched.hash,
+            _ => base_hash,
+        };
+        if let Some(fetched) = latest {
+            p.held = Some(Held {
+                index: window,
+                fetched,
+            });
+        }
         p.feedback = Some(done.feedback);
         p.busy += report.seconds;
         let wall = p.first_start.map_or(0.0, |t| t.elapsed().as_secs_f64());
         p.pending = Some(Trained {
             window,
-            base_hash: base.hash,
+            base_hash,
             payload: done.payload,
             residual: done.residual,
             report,
@@ -346,7 +426,36 @@ impl MinerNode {
             optimizer: done.optimizer,
         });
         p.compress = done.compress;
-        Ok(())
+    }
+
+    /// While `training` runs, follows master `index` (the one the window's delta is applied to)
+    /// and hands it to the training thread through `slot` once it is published. A failure to
+    /// follow is logged and retried: the window's training goes on either way, one master
+    /// behind.
+    async fn hand_over<T>(
+        &self,
+        buckets: &Buckets,
+        index: u64,
+        held: Option<&Held>,
+        training: &tokio::task::JoinHandle<T>,
+        slot: &Mutex<Option<Master>>,
+    ) -> Option<crate::network::Fetched> {
+        while !training.is_finished() {
+            let followed = match self.peer.chain.metagraph() {
+                Ok(graph) => self.peer.follow(buckets, &graph, index, held).await,
+                Err(e) => Err(e.into()),
+            };
+            match followed {
+                Ok(Some((fetched, _))) => {
+                    *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(fetched.master.clone());
+                    return Some(fetched);
+                }
+                Ok(None) => {}
+                Err(e) => tracing::warn!(index, "following the latest master: {e}"),
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        None
     }
 
     /// Publishes a compressed window before its deadline, then saves the state that goes with

@@ -42,6 +42,9 @@ pub struct QualitySetup {
     pub eager: bool,
     /// The eager start adds the delta as sent (compressed) rather than as trained.
     pub eager_sent: bool,
+    /// With `stale`: after this many inner steps the miners move onto master `w` (the one
+    /// their deltas are applied to), as a miner does once that master is published.
+    pub rebase_after: Option<u64>,
     /// Miners keep their AdamW moments and schedule position across windows.
     pub keep_optimizer: bool,
     /// Error feedback's decay of what was not sent.
@@ -226,7 +229,11 @@ pub fn run(
                 }
                 _ => base.clone(),
             };
-            let trained = train_window_from(ctx, w, &start, &pages, optimizer, &|_| false)?;
+            let rebase = |report: &crate::miner::TrainReport| {
+                (setup.stale && Some(report.steps) == setup.rebase_after).then(|| latest.clone())
+            };
+            let trained =
+                train_window_from(ctx, w, &start, &pages, optimizer, &|_| false, &rebase)?;
             network_tokens += trained.report.tokens;
             inner_loss += trained.report.last_loss / setup.miners as f64;
             miner.optimizer = Some(trained.optimizer);

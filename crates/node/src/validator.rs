@@ -38,12 +38,13 @@ pub struct Fetched {
 
 /// Fetches a submission and checks everything short of its contents: that it exists, its
 /// timing as this validator observed it (see [`crate::watch`]; never the Last-Modified its
-/// miner's server writes), size cap, signature, run, window, kind, base master and payload hash.
+/// miner's server writes), size cap, signature, run, window, kind, base master (one of
+/// `bases`, the hashes of [`gradient_protocol::Windows::accepted_bases`]) and payload hash.
 pub async fn fetch(
     ctx: &RunContext,
     candidate: &Candidate,
     window: u64,
-    base: [u8; 32],
+    bases: &[[u8; 32]],
     observed: Timing,
 ) -> Result<Fetched, Rejection> {
     let key = layout::submission(&ctx.id, window, &candidate.hotkey);
@@ -85,7 +86,7 @@ pub async fn fetch(
                 detail: other.to_string(),
             },
         })?;
-    if opened.header.base != base {
+    if !bases.contains(&opened.header.base) {
         return Err(Rejection::WrongBase);
     }
     Ok(Fetched {

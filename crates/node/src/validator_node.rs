@@ -323,10 +323,10 @@ impl ValidatorNode {
         let graph = self.peer.chain.metagraph()?;
         let publisher = network::publisher(&graph)
             .ok_or_else(|| NodeError::Invalid("no validator with a permit and stake yet".into()))?;
-        let base = self
-            .master(buckets, &graph, windows.base_master(window))
-            .await?;
-        let latest = self.master(buckets, &graph, window).await?;
+        // A submission names either master as its base; its delta is applied to the latest.
+        let [base_index, latest_index] = windows.accepted_bases(window);
+        let base = self.master(buckets, &graph, base_index).await?;
+        let latest = self.master(buckets, &graph, latest_index).await?;
         let sightings = self.lock_sightings().clone();
         let seed = validator::eval_seed(
             &ctx.id,
@@ -336,6 +336,7 @@ impl ValidatorNode {
         let me = self.peer.key.account();
 
         // Fetch every miner's submission at once.
+        let bases = [base.hash, latest.hash];
         let mut candidates = Vec::new();
         for neuron in graph
             .neurons
@@ -352,7 +353,7 @@ impl ValidatorNode {
         }
         let fetched = futures::future::join_all(candidates.iter().map(|c| {
             let timing = sightings.timing(ctx, window, &c.hotkey);
-            validator::fetch(ctx, c, window, base.hash, timing)
+            validator::fetch(ctx, c, window, &bases, timing)
         }))
         .await;
 

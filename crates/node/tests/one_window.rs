@@ -139,17 +139,25 @@ async fn one_window_rewards_honest_work_and_lowers_the_loss() {
             hotkey: key.account(),
             store: store.clone(),
         };
-        let got = validator::fetch(&ctx, &candidate, 0, base_hash, Timing::OnTime)
+        // Either accepted base will do (the miner may have moved onto the newer master); a
+        // submission naming neither is refused.
+        let got = validator::fetch(&ctx, &candidate, 0, &[[7; 32], base_hash], Timing::OnTime)
             .await
             .unwrap();
         fetched.push(got);
+        let other = validator::fetch(&ctx, &candidate, 0, &[[7; 32]], Timing::OnTime).await;
+        assert!(
+            matches!(other, Err(Rejection::WrongBase)),
+            "{:?}",
+            other.err()
+        );
     }
     let wrong = Candidate {
         uid: 4,
         hotkey: keys[4].account(),
         store: stores[4].clone(),
     };
-    let refused = validator::fetch(&ctx, &wrong, 1, base_hash, Timing::OnTime).await;
+    let refused = validator::fetch(&ctx, &wrong, 1, &[base_hash], Timing::OnTime).await;
     assert!(
         matches!(refused, Err(Rejection::BadEnvelope { .. })),
         "{:?}",
@@ -163,7 +171,7 @@ async fn one_window_rewards_honest_work_and_lowers_the_loss() {
             store: stores[0].clone(),
         },
         0,
-        base_hash,
+        &[base_hash],
         Timing::Late,
     )
     .await;

@@ -90,6 +90,14 @@ impl Windows {
         window.saturating_sub(1)
     }
 
+    /// The masters a submission for `window` may name as its base: the window's base master, or
+    /// the master its delta is applied to (master `window`), which a miner moves onto once it
+    /// is published mid-window (its steps after that are not stale). Either way the delta is
+    /// measured and applied on master `window`.
+    pub fn accepted_bases(&self, window: u64) -> [u64; 2] {
+        [self.base_master(window), window]
+    }
+
     /// The last window that is closed and past its deadline at `block`: the one validators can
     /// judge now.
     pub fn judgeable(&self, block: u64) -> Option<u64> {
@@ -123,6 +131,8 @@ mod tests {
             (w.base_master(0), w.base_master(1), w.base_master(5)),
             (0, 0, 4)
         );
+        assert_eq!(w.accepted_bases(0), [0, 0]);
+        assert_eq!(w.accepted_bases(5), [4, 5]);
         // Window 1 starts at 110, its deadline is 122.
         assert_eq!(w.observed(1, Some(109), None), Timing::Early);
         assert_eq!(w.observed(1, Some(110), Some(123)), Timing::OnTime);
