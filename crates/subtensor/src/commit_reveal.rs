@@ -55,16 +55,16 @@ impl WeightsPayload {
 /// Where the chain stands when a validator commits, to pick the round to seal to.
 #[derive(Clone, Copy, Debug)]
 pub struct RevealTiming {
-    /// The head block's number and time (`Timestamp.Now`, in seconds).
+    /// The head block's number and time (`Timestamp.Now`, in milliseconds).
     pub block: u64,
-    pub now_secs: u64,
+    pub now_ms: u64,
     pub netuid: u16,
     /// `Tempo`: an epoch is `tempo + 1` blocks.
     pub tempo: u64,
     /// `RevealPeriodEpochs`: the weights are revealed this many epochs after the commit's.
     pub reveal_period_epochs: u64,
-    /// Seconds per block (12 on finney).
-    pub block_secs: u64,
+    /// Milliseconds per block, from the runtime ([`block_ms`]; 12 000 on finney).
+    pub block_ms: u64,
 }
 
 impl RevealTiming {
@@ -76,10 +76,34 @@ impl RevealTiming {
         let offset = self.netuid as u64 + 1;
         let epoch = (self.block + offset) / epoch_len;
         let first_reveal_block = (epoch + self.reveal_period_epochs) * epoch_len - offset;
-        let reveal_secs =
-            self.now_secs + first_reveal_block.saturating_sub(self.block) * self.block_secs;
-        let round = Round::at_or_after(reveal_secs).0;
+        let reveal_ms = self.now_ms + first_reveal_block.saturating_sub(self.block) * self.block_ms;
+        let round = Round::at_or_after(reveal_ms.div_ceil(1000)).0;
         Round(round.saturating_sub(PULSE_DELAY_ROUNDS).max(1))
+    }
+}
+
+/// Milliseconds per block in a runtime: twice `Timestamp.MinimumPeriod`, which Aura chains
+/// set to half the slot (finney: 6 000, so 12 s blocks). Read from the runtime rather than
+/// assumed, so that a fast-block local chain seals to the right round too.
+pub fn block_ms(metadata: &subxt::Metadata) -> Result<u64, SubtensorError> {
+    let bytes = metadata
+        .pallet_by_name("Timestamp")
+        .and_then(|p| p.constant_by_name("MinimumPeriod"))
+        .ok_or_else(|| {
+            SubtensorError::shape(
+                "Timestamp.MinimumPeriod",
+                "no such constant in this runtime",
+            )
+        })?
+        .value();
+    let period = <u64 as subxt::ext::codec::Decode>::decode(&mut &bytes[..])
+        .map_err(|e| SubtensorError::shape("Timestamp.MinimumPeriod", e))?;
+    match period.checked_mul(2) {
+        Some(ms) if ms > 0 => Ok(ms),
+        _ => Err(SubtensorError::shape(
+            "Timestamp.MinimumPeriod",
+            format!("{period} ms is no block time"),
+        )),
     }
 }
 
@@ -153,6 +177,11 @@ fn call_name(call: &subxt::transactions::DynamicPayload<Composite<()>>) -> Strin
 }
 
 impl Subtensor {
+    /// Milliseconds per block in the runtime the node runs ([`block_ms`]).
+    pub async fn block_ms(&self) -> Result<u64, SubtensorError> {
+        block_ms(&self.at(None).await?.metadata())
+    }
+
     /// Whether `netuid` takes weights only through commit-reveal.
     pub async fn commit_reveal_enabled(&self, netuid: u16) -> Result<bool, SubtensorError> {
         let on = self
@@ -196,11 +225,11 @@ impl Subtensor {
         let head = self.block(None).await?;
         let timing = RevealTiming {
             block: head.number,
-            now_secs: head.timestamp_ms / 1000,
+            now_ms: head.timestamp_ms,
             netuid,
             tempo: number("Tempo").await? as u64,
             reveal_period_epochs: number("RevealPeriodEpochs").await? as u64,
-            block_secs: 12,
+            block_ms: self.block_ms().await?,
         };
         let version = value::number(
             &self

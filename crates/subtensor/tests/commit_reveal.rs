@@ -47,11 +47,11 @@ fn the_round_is_the_reveal_epochs_less_the_pulse_delay() {
     // and, two epochs on, the reveal epoch starts at block 1198: 198 blocks, 2376 s ahead.
     let timing = RevealTiming {
         block: 1000,
-        now_secs: Round(5000).time(),
+        now_ms: Round(5000).time() * 1000,
         netuid: 1,
         tempo: 99,
         reveal_period_epochs: 2,
-        block_secs: 12,
+        block_ms: 12_000,
     };
     assert_eq!(timing.reveal_round(), Round(5000 + 2376 / 3 - 24));
     // Block 997 is the last of epoch 9: its reveal epoch starts at block 1098, 101 blocks on.
@@ -60,19 +60,48 @@ fn the_round_is_the_reveal_epochs_less_the_pulse_delay() {
         ..timing
     };
     assert_eq!(last.reveal_round(), Round(5000 + 101 * 12 / 3 - 24));
+    // Quarter-second blocks (a fast local chain): 101 blocks are 25.25 s, the round after.
+    let fast = RevealTiming {
+        block_ms: 250,
+        ..last
+    };
+    assert_eq!(fast.reveal_round(), Round(5000 + 9 - 24));
+}
+
+/// The folder with the runtime metadata files, or `None` after saying why the test skips.
+fn shared() -> Option<std::path::PathBuf> {
+    let shared = std::env::var_os("GRADIENT_SUBTENSOR_SHARED");
+    if shared.is_none() {
+        eprintln!(
+            "skipped: GRADIENT_SUBTENSOR_SHARED names no folder with finney-metadata-late2025.scale (CI sets it)"
+        );
+    }
+    shared.map(std::path::PathBuf::from)
+}
+
+#[test]
+fn the_block_time_is_read_from_the_runtime() {
+    let Some(shared) = shared() else { return };
+    let read = |name: &str| {
+        let bytes = std::fs::read(shared.join(name)).expect(name);
+        subxt::Metadata::decode_from(&bytes[..]).expect(name)
+    };
+    let finney = read("finney-metadata-late2025.scale");
+    assert_eq!(
+        gradient_subtensor::commit_reveal::block_ms(&finney).unwrap(),
+        12_000
+    );
+    let spec218 =
+        gradient_subtensor::commit_reveal::block_ms(&read("raonet-spec218-metadata-v15.scale"))
+            .unwrap();
+    assert!(spec218 > 0 && spec218 % 1000 == 0, "{spec218}");
 }
 
 #[test]
 fn the_commit_call_encodes_against_the_late_2025_finney_metadata() {
-    let Some(shared) = std::env::var_os("GRADIENT_SUBTENSOR_SHARED") else {
-        eprintln!(
-            "skipped: GRADIENT_SUBTENSOR_SHARED names no folder with finney-metadata-late2025.scale (CI sets it)"
-        );
-        return;
-    };
-    let metadata =
-        std::fs::read(std::path::Path::new(&shared).join("finney-metadata-late2025.scale"))
-            .expect("finney-metadata-late2025.scale in GRADIENT_SUBTENSOR_SHARED");
+    let Some(shared) = shared() else { return };
+    let metadata = std::fs::read(shared.join("finney-metadata-late2025.scale"))
+        .expect("finney-metadata-late2025.scale in GRADIENT_SUBTENSOR_SHARED");
     let commit: Vec<u8> = (0..300u32).map(|i| i as u8).collect();
     let call = commit_call(7, &commit, Round(123_456), 4);
     let bytes = call_data_offline(&metadata, &call).unwrap();
@@ -88,9 +117,8 @@ fn the_commit_call_encodes_against_the_late_2025_finney_metadata() {
     );
     // A call the runtime does not have is refused by name.
     let missing = gradient_subtensor::commit_reveal::commit_call(7, &commit, Round(1), 4);
-    let spec218 =
-        std::fs::read(std::path::Path::new(&shared).join("raonet-spec218-metadata-v15.scale"))
-            .expect("raonet-spec218-metadata-v15.scale");
+    let spec218 = std::fs::read(shared.join("raonet-spec218-metadata-v15.scale"))
+        .expect("raonet-spec218-metadata-v15.scale");
     let err = call_data_offline(&spec218, &missing)
         .unwrap_err()
         .to_string();
