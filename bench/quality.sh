@@ -35,6 +35,9 @@ row "top 32 of 4096, 2-bit (the old codec)" --rank 0
 row "rank 8 factors" --rank 8
 row "eager start from the sent delta" --eager-sent
 row "no eager start" --eager false
+row "moving onto master w after 10 of 28 steps" --rebase-after 10
+row "error feedback beta 0.5 (before stop 24)" --beta 0.5
+row "outer lr 1.25" --outer-lr 1.25
 row "Nesterov lr 0.7, momentum 0.6 (the old outer step)" --outer-lr 0.7 --outer-momentum 0.6
 row "only positive scores aggregated" --include positive
 row "deltas measured at full weight" --delta-weight 1
