@@ -70,13 +70,13 @@ impl Xorshift {
 impl HostileMiner {
     /// Registers, commits its bucket, and misbehaves window after window until the last.
     pub async fn run(&self, on_event: OnEvent) -> Result<(), NodeError> {
-        let uid = self.peer.join()?;
+        let uid = self.peer.join().await?;
         on_event(MinerEvent::Registered { uid });
         let buckets = Buckets::new(self.peer.reach);
         let mut memory = Memory::default();
         let mut done: Option<u64> = None;
         loop {
-            let head = self.peer.chain.head()?.block;
+            let head = self.peer.chain.head().await?.block;
             let window = self.peer.ctx.windows.window_at(head);
             if let (Some(w), Some(last)) = (window, self.peer.last_window)
                 && w > last
@@ -153,11 +153,11 @@ impl HostileMiner {
     ) -> Result<Option<Fetched>, NodeError> {
         let end = self.peer.ctx.windows.end(window);
         loop {
-            let graph = self.peer.chain.metagraph()?;
+            let graph = self.peer.chain.metagraph().await?;
             if let Some((fetched, _)) = self.peer.follow(buckets, &graph, index, None).await? {
                 return Ok(Some(fetched));
             }
-            if self.peer.chain.head()?.block + 1 >= end {
+            if self.peer.chain.head().await?.block + 1 >= end {
                 return Ok(None);
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
@@ -212,7 +212,7 @@ impl HostileMiner {
             Kind::Garbage => idle(crate::craft::garbage(window)),
             Kind::Late => {
                 let deadline = ctx.windows.deadline(window);
-                while self.peer.chain.head()?.block <= deadline {
+                while self.peer.chain.head().await?.block <= deadline {
                     tokio::time::sleep(Duration::from_millis(250)).await;
                 }
                 idle(send(&zeros)?)
@@ -278,7 +278,7 @@ impl HostileMiner {
             ctx.corpus
                 .training_batches(&pages, ctx.run.miner.batch_size)?
         };
-        let params = self.peer.chain.params()?;
+        let params = self.peer.chain.params().await?;
         let end_ms = params.timestamp_of(ctx.windows.end(window));
         let stop_at = Instant::now() + Duration::from_millis(end_ms.saturating_sub(now_ms()));
         let base = base.clone();
@@ -308,8 +308,8 @@ impl HostileMiner {
     ) -> Result<Option<Vec<u8>>, NodeError> {
         let ctx = &self.peer.ctx;
         let deadline = ctx.windows.deadline(window);
-        while self.peer.chain.head()?.block + 1 < deadline {
-            let graph = self.peer.chain.metagraph()?;
+        while self.peer.chain.head().await?.block + 1 < deadline {
+            let graph = self.peer.chain.metagraph().await?;
             let mut others: Vec<_> = graph
                 .neurons
                 .iter()
@@ -390,7 +390,7 @@ impl HostileMiner {
         let Some(previous) = window.checked_sub(1) else {
             return Ok(None);
         };
-        let graph = self.peer.chain.metagraph()?;
+        let graph = self.peer.chain.metagraph().await?;
         let Some(publisher) = network::publisher(&graph) else {
             return Ok(None);
         };
@@ -401,7 +401,7 @@ impl HostileMiner {
         let record = loop {
             match replay::read_record(&self.peer.ctx, &store, previous, publisher).await {
                 Ok(record) => break record,
-                Err(_) if self.peer.chain.head()?.block + 1 < end => {
+                Err(_) if self.peer.chain.head().await?.block + 1 < end => {
                     tokio::time::sleep(Duration::from_millis(250)).await;
                 }
                 Err(_) => return Ok(None),

@@ -13,7 +13,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::call::{MAX_CALL_BYTES, SignedCall};
-use crate::chain::Chain;
+use crate::chain::EmbeddedChain;
 use crate::error::ChainError;
 use crate::keys::AccountId;
 use crate::local::LocalChain;
@@ -311,7 +311,7 @@ impl std::fmt::Debug for RemoteChain {
     }
 }
 
-impl Chain for RemoteChain {
+impl EmbeddedChain for RemoteChain {
     fn chain_id(&self) -> Result<String, ChainError> {
         Ok(self.info.chain_id.clone())
     }

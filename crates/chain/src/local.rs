@@ -12,7 +12,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
 use crate::call::{Call, CallPayload, SignedCall};
-use crate::chain::Chain;
+use crate::chain::EmbeddedChain;
 use crate::clock::{Clock, SystemClock};
 use crate::error::ChainError;
 use crate::fixed::max_upscale_u16;
@@ -568,7 +568,7 @@ impl std::fmt::Debug for LocalChain {
     }
 }
 
-impl Chain for LocalChain {
+impl EmbeddedChain for LocalChain {
     fn chain_id(&self) -> Result<String, ChainError> {
         Ok(self.chain_id.clone())
     }

@@ -5,7 +5,7 @@ use std::io::{Read, Write};
 use std::sync::Arc;
 
 use gradient_chain::{
-    Call, Chain, ChainError, Keypair, LocalChain, ManualClock, RemoteChain, SignedCall,
+    Call, ChainError, EmbeddedChain, Keypair, LocalChain, ManualClock, RemoteChain, SignedCall,
     SubnetParams, serve,
 };
 

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use gradient_chain::{
-    Call, Chain, ChainError, Keypair, LocalChain, ManualClock, SignedCall, SubnetParams,
+    Call, ChainError, EmbeddedChain, Keypair, LocalChain, ManualClock, SignedCall, SubnetParams,
 };
 
 const BLOCK_MS: u64 = 1000;

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use gradient_chain::{Chain, Keypair, LocalChain, SubnetParams};
+use gradient_chain::{EmbeddedChain, Keypair, LocalChain, SubnetParams};
 
 const WORKERS: usize = 8;
 const COMMITS: usize = 15;

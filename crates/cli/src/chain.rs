@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use clap::Subcommand;
-use gradient_chain::{AccountId, Chain, LocalChain, SubnetParams, connect, serve};
+use gradient_chain::{AccountId, EmbeddedChain, LocalChain, SubnetParams, connect_embedded, serve};
 
 use crate::wallet::WalletArgs;
 
@@ -124,7 +124,7 @@ pub fn run(command: ChainCommand) -> Result<()> {
             Ok(())
         }
         ChainCommand::Register { chain, wallet } => {
-            let chain = connect(&chain)?;
+            let chain = connect_embedded(&chain)?;
             let wallet = wallet.wallet()?;
             let hotkey = wallet.hotkey()?;
             let coldkey = wallet.coldkey_account()?;
@@ -135,7 +135,7 @@ pub fn run(command: ChainCommand) -> Result<()> {
             Ok(())
         }
         ChainCommand::Metagraph { chain, json } => {
-            let graph = connect(&chain)?.metagraph()?;
+            let graph = connect_embedded(&chain)?.metagraph()?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&graph)?);
                 return Ok(());

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use gradient_chain::{Chain, Keypair, LocalChain, SubnetParams, Wallet};
+use gradient_chain::{EmbeddedChain, Keypair, LocalChain, SubnetParams, Wallet};
 use gradient_protocol::RunConfig;
 use gradient_store::{Location, Store, StoreConfig};
 

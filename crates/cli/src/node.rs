@@ -8,7 +8,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use gradient_adversary::{HostileMiner, Kind};
-use gradient_chain::{AccountId, Chain, connect};
+use gradient_chain::{AccountId, Chain, connect, connect_embedded};
 use gradient_model::parse_device;
 use gradient_node::miner_node::{MinerEvent, MinerNode, OnEvent};
 use gradient_node::peer::Synced;
@@ -160,7 +160,7 @@ pub fn owner(command: OwnerCommand) -> Result<()> {
         RunConfig::from_toml(&text).with_context(|| format!("in {run}"))?
     };
     if let Some(chain) = chain {
-        config.windows.genesis_block = connect(&chain)?.head()?.block + start_in_blocks;
+        config.windows.genesis_block = connect_embedded(&chain)?.head()?.block + start_in_blocks;
     }
     let key = wallet.wallet()?.hotkey()?;
     let (_, store) = open_store(&store)?;

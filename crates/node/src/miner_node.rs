@@ -229,7 +229,7 @@ impl MinerNode {
     /// deadline, and the upload of one window overlaps the training of the next, so compute
     /// does not wait on the network.
     pub async fn run(&self, on_event: OnEvent) -> Result<(), NodeError> {
-        let uid = self.peer.join()?;
+        let uid = self.peer.join().await?;
         on_event(MinerEvent::Registered { uid });
         let (state, feedback) = self.load_state()?;
         let mut progress = Progress {
@@ -257,7 +257,7 @@ impl MinerNode {
         on_event: &OnEvent,
     ) -> Result<bool, NodeError> {
         let windows = self.peer.ctx.windows;
-        let head = self.peer.chain.head()?;
+        let head = self.peer.chain.head().await?;
         let finished = |w: u64| self.peer.last_window.is_some_and(|last| w > last);
         let current = windows.window_at(head.block);
         // The window to train next: the current one, unless it is done.
@@ -279,7 +279,7 @@ impl MinerNode {
             return Ok(true);
         };
         let base_index = windows.base_master(window);
-        let graph = self.peer.chain.metagraph()?;
+        let graph = self.peer.chain.metagraph().await?;
         let held = p.held.as_ref();
         let Some((base, synced)) = self.peer.follow(buckets, &graph, base_index, held).await?
         else {
@@ -323,8 +323,8 @@ impl MinerNode {
         on_event: &OnEvent,
     ) -> Result<(), NodeError> {
         let ctx = self.peer.ctx.clone();
-        let head = self.peer.chain.head()?;
-        let block_ms = self.peer.chain.params()?.block_time_ms;
+        let head = self.peer.chain.head().await?;
+        let block_ms = self.peer.chain.params().await?.block_time_ms;
         let at = |block: u64| head.timestamp_ms + block.saturating_sub(head.block) * block_ms;
         let stop_ms = miner::training_stop_ms(
             at(ctx.windows.end(window)),
@@ -441,7 +441,7 @@ impl MinerNode {
         slot: &Mutex<Option<Master>>,
     ) -> Option<crate::network::Fetched> {
         while !training.is_finished() {
-            let followed = match self.peer.chain.metagraph() {
+            let followed = match self.peer.chain.metagraph().await {
                 Ok(graph) => self.peer.follow(buckets, &graph, index, held).await,
                 Err(e) => Err(e.into()),
             };
@@ -477,7 +477,7 @@ impl MinerNode {
         } = trained;
         let ctx = &self.peer.ctx;
         let deadline = ctx.windows.deadline(window);
-        let now = self.peer.chain.head()?.block;
+        let now = self.peer.chain.head().await?.block;
         if now >= deadline {
             on_event(MinerEvent::Skipped {
                 window,

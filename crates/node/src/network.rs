@@ -33,7 +33,7 @@ impl Buckets {
         chain: &dyn Chain,
         hotkey: &AccountId,
     ) -> Result<Option<Store>, NodeError> {
-        let Some(commitment) = chain.commitment(hotkey)? else {
+        let Some(commitment) = chain.commitment(hotkey).await? else {
             return Ok(None);
         };
         self.open(&commitment.data).await.map(Some)

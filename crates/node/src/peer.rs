@@ -52,11 +52,11 @@ pub struct Peer {
 
 impl Peer {
     /// Registers the hotkey if needed and commits the bucket if the chain holds another one.
-    pub fn join(&self) -> Result<Uid, NodeError> {
-        let uid = self.chain.register(&self.key, self.coldkey)?;
-        let committed = self.chain.commitment(&self.key.account())?;
+    pub async fn join(&self) -> Result<Uid, NodeError> {
+        let uid = self.chain.register(&self.key, self.coldkey).await?;
+        let committed = self.chain.commitment(&self.key.account()).await?;
         if committed.map(|c| c.data) != Some(self.commitment.clone()) {
-            self.chain.commit(&self.key, &self.commitment)?;
+            self.chain.commit(&self.key, &self.commitment).await?;
         }
         Ok(uid)
     }

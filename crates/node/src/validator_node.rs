@@ -188,12 +188,12 @@ impl ValidatorNode {
     }
 
     pub async fn run(&self, on_window: &(dyn Fn(&WindowSummary) + Sync)) -> Result<(), NodeError> {
-        self.peer.join()?;
+        self.peer.join().await?;
         let mut state = self.load_state()?;
         let buckets = self.buckets.clone();
         // Polls at most a quarter of a block apart, so every block of the upload window has
         // one (the timing rule's tolerance is one block).
-        let block_ms = self.peer.chain.params()?.block_time_ms;
+        let block_ms = self.peer.chain.params().await?.block_time_ms;
         let interval = Duration::from_millis((block_ms / 4).clamp(50, 3_000));
         let watching = AbortOnDrop(tokio::spawn(self.watcher().run(interval)));
         loop {
@@ -202,7 +202,7 @@ impl ValidatorNode {
             {
                 return Ok(());
             }
-            let head = self.peer.chain.head()?;
+            let head = self.peer.chain.head().await?;
             let ready = self.peer.ctx.windows.judgeable(head.block);
             if ready.is_none_or(|w| w < state.next_window) {
                 tokio::time::sleep(Duration::from_millis(250)).await;
@@ -210,7 +210,7 @@ impl ValidatorNode {
             }
             let summary = self.judge_next(&buckets, &mut state).await?;
             on_window(&summary);
-            self.set_weights(&state)?;
+            self.set_weights(&state).await?;
             if watching.0.is_finished() {
                 return Err(NodeError::Invalid(
                     "the task polling miners' buckets stopped".into(),
@@ -271,7 +271,7 @@ impl ValidatorNode {
             return Ok(None);
         };
         let wait = Duration::from_millis(
-            self.peer.chain.params()?.block_time_ms * ctx.windows.blocks_per_window,
+            self.peer.chain.params().await?.block_time_ms * ctx.windows.blocks_per_window,
         );
         let started = std::time::Instant::now();
         let theirs = loop {
@@ -320,7 +320,7 @@ impl ValidatorNode {
         let started = std::time::Instant::now();
         let ctx = &self.peer.ctx;
         let windows = ctx.windows;
-        let graph = self.peer.chain.metagraph()?;
+        let graph = self.peer.chain.metagraph().await?;
         let publisher = network::publisher(&graph)
             .ok_or_else(|| NodeError::Invalid("no validator with a permit and stake yet".into()))?;
         // A submission names either master as its base; its delta is applied to the latest.
@@ -331,7 +331,7 @@ impl ValidatorNode {
         let seed = validator::eval_seed(
             &ctx.id,
             window,
-            &self.peer.chain.block_hash(windows.deadline(window))?,
+            &self.peer.chain.block_hash(windows.deadline(window)).await?,
         );
         let me = self.peer.key.account();
 
@@ -523,13 +523,13 @@ impl ValidatorNode {
     }
 
     /// Sets weights from the smoothed scores when the chain's rate limit allows.
-    fn set_weights(&self, state: &ValidatorState) -> Result<(), NodeError> {
-        let graph = self.peer.chain.metagraph()?;
+    async fn set_weights(&self, state: &ValidatorState) -> Result<(), NodeError> {
+        let graph = self.peer.chain.metagraph().await?;
         let Some(me) = graph.neuron(graph.uid_of(&self.peer.key.account()).unwrap_or(u16::MAX))
         else {
             return Ok(());
         };
-        let params = self.peer.chain.params()?;
+        let params = self.peer.chain.params().await?;
         if !me.validator_permit || graph.head.block < me.last_update + params.weights_rate_limit {
             return Ok(());
         }
@@ -548,12 +548,12 @@ impl ValidatorNode {
         if weights.iter().all(|w| *w == 0.0) {
             return Ok(());
         }
-        match self.peer.chain.set_weights(
-            &self.peer.key,
-            &uids,
-            &weights,
-            params.weights_version_key,
-        ) {
+        match self
+            .peer
+            .chain
+            .set_weights(&self.peer.key, &uids, &weights, params.weights_version_key)
+            .await
+        {
             Ok(_) => Ok(()),
             Err(e) if e.is_rate_limited() => Ok(()),
             Err(e) => Err(e.into()),

@@ -110,7 +110,7 @@ impl Watcher {
 
     /// One poll of every miner's submission for every window being watched at the head.
     pub async fn poll(&self) -> Result<(), NodeError> {
-        let head = self.chain.head()?.block;
+        let head = self.chain.head().await?.block;
         let Some(current) = self.ctx.windows.window_at(head + 1) else {
             return Ok(());
         };
@@ -120,12 +120,12 @@ impl Watcher {
         if windows.is_empty() {
             return Ok(());
         }
-        let graph = self.chain.metagraph()?;
+        let graph = self.chain.metagraph().await?;
         // Every bucket at once, each within a block: a miner whose server is slow to answer
         // (or never does) must not delay the sightings of the others, which are placed at the
         // head read right after their own answer. Watched through the head at the round's
         // start, when every key was still to be read.
-        let limit = Duration::from_millis(self.chain.params()?.block_time_ms.max(100));
+        let limit = Duration::from_millis(self.chain.params().await?.block_time_ms.max(100));
         let watched = windows.as_slice();
         let polls = graph
             .neurons
@@ -174,7 +174,7 @@ impl Watcher {
             }
             let key = layout::submission(&self.ctx.id, w, &hotkey);
             if let Ok(Some(_)) = store.size(&key).await
-                && let Ok(head) = self.chain.head()
+                && let Ok(head) = self.chain.head().await
             {
                 let sighting = Sighting {
                     block: head.block,

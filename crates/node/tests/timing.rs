@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use gradient_chain::{Chain, Keypair};
+use gradient_chain::{Chain, EmbeddedChain, Keypair};
 use gradient_codec::ErrorFeedback;
 use gradient_model::Device;
 use gradient_node::validator_node::ValidatorNode;
@@ -34,7 +34,7 @@ async fn uploads_are_timed_by_the_validators_polls_not_the_miners_headers() {
     unsafe { std::env::set_var("GRADIENT_CACHE", dir.join("cache")) };
     let (clock, params, local) = manual_chain(dir);
     let owner_key = Keypair::dev("owner");
-    let run = RunConfig::devnet(local.head().unwrap().block + 1);
+    let run = RunConfig::devnet(EmbeddedChain::head(&local).unwrap().block + 1);
     owner::init(&bucket(&dir.join("owner")).0, &run, &owner_key)
         .await
         .unwrap();
@@ -47,7 +47,7 @@ async fn uploads_are_timed_by_the_validators_polls_not_the_miners_headers() {
     let punctual = peer(dir, "punctual", &ctx, &chain, &owner_key);
     let tardy = peer(dir, "tardy", &ctx, &chain, &owner_key);
     for p in [&validator.peer, &punctual, &tardy] {
-        p.join().unwrap();
+        p.join().await.unwrap();
     }
     clock.advance(BLOCK_MS * (params.tempo + 2));
 

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use gradient_chain::{Chain, Keypair};
+use gradient_chain::{Chain, EmbeddedChain, Keypair};
 use gradient_codec::ErrorFeedback;
 use gradient_model::Device;
 use gradient_node::network::Buckets;
@@ -28,7 +28,7 @@ async fn two_validators_agree_bit_for_bit_and_a_wrong_publisher_is_reported() {
     let (clock, params, local) = manual_chain(dir);
     let owner_key = Keypair::dev("owner");
     // Long windows, so training in a debug build is never late.
-    let mut run = RunConfig::devnet(local.head().unwrap().block + 1);
+    let mut run = RunConfig::devnet(EmbeddedChain::head(&local).unwrap().block + 1);
     run.windows.blocks_per_window = 600;
     owner::init(&bucket(&dir.join("owner")).0, &run, &owner_key)
         .await
@@ -49,11 +49,11 @@ async fn two_validators_agree_bit_for_bit_and_a_wrong_publisher_is_reported() {
         .map(|n| peer(dir, n, &ctx, &chain, &owner_key))
         .collect();
     for p in [&a.peer, &b.peer].into_iter().chain(&miners) {
-        p.join().unwrap();
+        p.join().await.unwrap();
     }
     // An epoch hands out validator permits by stake.
     clock.advance(BLOCK_MS * (params.tempo + 2));
-    let graph = chain.metagraph().unwrap();
+    let graph = chain.metagraph().await.unwrap();
     assert_eq!(
         gradient_node::network::publisher(&graph),
         Some(a.peer.key.account())
@@ -138,7 +138,7 @@ async fn two_validators_agree_bit_for_bit_and_a_wrong_publisher_is_reported() {
     // hash check, and no master 2 was published to download instead.
     let buckets = Buckets::new(Reach::Local);
     let master_1 = miners[0]
-        .master(&buckets, &chain.metagraph().unwrap(), 1)
+        .master(&buckets, &chain.metagraph().await.unwrap(), 1)
         .await
         .unwrap()
         .unwrap();
@@ -147,7 +147,7 @@ async fn two_validators_agree_bit_for_bit_and_a_wrong_publisher_is_reported() {
         fetched: master_1,
     };
     let followed = miners[0]
-        .follow(&buckets, &chain.metagraph().unwrap(), 2, Some(&held))
+        .follow(&buckets, &chain.metagraph().await.unwrap(), 2, Some(&held))
         .await
         .unwrap();
     assert!(followed.is_none());
@@ -169,7 +169,7 @@ async fn replayed_aggregates_give_the_published_master(
     genesis: &gradient_node::network::Fetched,
 ) {
     let buckets = Buckets::new(Reach::Local);
-    let graph = chain.metagraph().unwrap();
+    let graph = chain.metagraph().await.unwrap();
     let held = Held {
         index: 0,
         fetched: genesis.clone(),

@@ -19,7 +19,7 @@
 //!    224       payload
 //! ```
 
-use gradient_chain::{AccountId, Keypair, Signature};
+use gradient_identity::{AccountId, Keypair, Signature};
 
 use crate::error::EnvelopeError;
 

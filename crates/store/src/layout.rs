@@ -12,7 +12,7 @@
 //! `<run>` is the run id in hex, `<window>` is zero-padded to 10 digits so keys sort by window,
 //! `<hotkey>` is an SS58 address.
 
-use gradient_chain::AccountId;
+use gradient_identity::AccountId;
 
 use crate::envelope::Hash;
 
@@ -53,7 +53,7 @@ mod tests {
         let run = [0xab; 32];
         assert!(master(&run, 9) < master(&run, 10));
         assert!(master(&run, 99) < master(&run, 100));
-        let miner = gradient_chain::Keypair::dev("m").account();
+        let miner = gradient_identity::Keypair::dev("m").account();
         let key = submission(&run, 3, &miner);
         assert!(key.starts_with(&submissions(&run, 3)));
         assert!(key.ends_with(&miner.to_ss58()));

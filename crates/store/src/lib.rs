@@ -12,7 +12,7 @@
 //! use gradient_store::{Expect, Kind, Location, S3Credentials, Store, StoreConfig};
 //! let location = Location::parse("file:///tmp/bucket", &S3Credentials::from_env())?;
 //! let store = Store::open(&location, StoreConfig::default())?;
-//! let key = gradient_chain::Keypair::dev("miner");
+//! let key = gradient_identity::Keypair::dev("miner");
 //! let payload = bytes::Bytes::from_static(b"delta");
 //! store.put_envelope("w/1", &key, Kind::Submission, [0; 32], 1, [0; 32], payload, true).await?;
 //! let opened = store.get_envelope("w/1", &Expect { signer: Some(key.account()), ..Default::default() }, 1 << 20).await?;

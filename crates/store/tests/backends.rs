@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytes::Bytes;
-use gradient_chain::Keypair;
+use gradient_identity::Keypair;
 use gradient_store::{EnvelopeError, Expect, HEADER_LEN, Kind, Store, StoreConfig, StoreError};
 use object_store::PutPayload;
 

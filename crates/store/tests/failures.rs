@@ -9,7 +9,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use bytes::Bytes;
-use gradient_chain::Keypair;
+use gradient_identity::Keypair;
 use gradient_store::{Expect, Kind, Location, S3Credentials, Store, StoreConfig, StoreError};
 use support::{BUCKET, KEY, READ_KEY, READ_SECRET, SECRET, s3_endpoint, s3_store_at};
 
