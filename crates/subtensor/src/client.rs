@@ -167,6 +167,27 @@ impl Subtensor {
         found.decode().map_err(|e| SubtensorError::shape(&what, e))
     }
 
+    /// A storage value at the head decoded into `T` by the metadata's type, or its default
+    /// where nothing is stored: for shapes a dynamic value leaves ambiguous (a one-item
+    /// `Vec<(u16, u16)>` reads like a wrapped pair).
+    pub async fn storage_or_default_as<T>(
+        &self,
+        pallet: &str,
+        entry: &str,
+        keys: Vec<Value>,
+    ) -> Result<T, SubtensorError>
+    where
+        T: subxt::ext::scale_decode::DecodeAsType,
+    {
+        let at = self.at(None).await?;
+        let address = dynamic::storage::<Vec<Value>, T>(pallet, entry);
+        let what = format!("{pallet}.{entry}");
+        let found = self
+            .bounded(&what, at.storage().fetch(address, keys))
+            .await?;
+        found.decode().map_err(|e| SubtensorError::shape(&what, e))
+    }
+
     /// The names of a call's arguments in the runtime the node runs.
     pub async fn call_fields(
         &self,

@@ -10,6 +10,9 @@
 //!   ([`NeuronLite`]), and `sudo` for test chains.
 //! - Commit-reveal: [`Subtensor::commit_timelocked_weights`] seals weights to a drand round
 //!   ([`commit_reveal`], [`gradient_timelock`]); the chain opens them itself.
+//! - [`SubtensorChain`]: the nodes' `gradient_chain::Chain` on one subnet of it: metagraph,
+//!   commitments, weights (sealed where commit-reveal is on), block hashes and timestamps from
+//!   the chain, reads that reconnect with backoff.
 //! - Keys are the wallets' own sr25519 [`gradient_chain::Keypair`]s ([`signer::Signer`]).
 //!
 //! ```no_run
@@ -24,6 +27,7 @@
 //! println!("block {} at {} ms: uid {uid:?}", head.number, head.timestamp_ms);
 //! # Ok(()) }
 //! ```
+pub mod chain;
 pub mod client;
 pub mod commit_reveal;
 pub mod error;
@@ -33,6 +37,7 @@ pub mod signer;
 pub mod subnet;
 pub mod value;
 
+pub use chain::SubtensorChain;
 pub use client::{Block, CommittedData, Events, Subtensor, Timeouts};
 pub use commit_reveal::{RevealTiming, WeightsPayload};
 pub use error::SubtensorError;

@@ -170,28 +170,17 @@ impl Subtensor {
     /// The weights `uid` last set on `netuid`, as the chain keeps them: (target uid, weight)
     /// with the largest scaled to 65535.
     pub async fn weights(&self, netuid: u16, uid: u16) -> Result<Vec<Weight>, SubtensorError> {
-        let stored = self
-            .storage_or_default(
+        let stored: Vec<(u16, u16)> = self
+            .storage_or_default_as(
                 MODULE,
                 "Weights",
                 vec![self::netuid(netuid), Value::u128(uid.into())],
             )
             .await?;
-        let pair = |item: &Value| -> Result<Weight, SubtensorError> {
-            let parts = value::items(item)?;
-            let [target, weight] = parts.as_slice() else {
-                return Err(SubtensorError::shape("Weights", "an entry is not a pair"));
-            };
-            let small = |v: &Value| {
-                u16::try_from(value::number(v)?)
-                    .map_err(|_| SubtensorError::shape("Weights", "a value over u16"))
-            };
-            Ok(Weight {
-                uid: small(target)?,
-                weight: small(weight)?,
-            })
-        };
-        value::items(&stored)?.into_iter().map(pair).collect()
+        Ok(stored
+            .into_iter()
+            .map(|(uid, weight)| Weight { uid, weight })
+            .collect())
     }
 
     /// Each neuron's emission of the subnet's last epoch, in rao of its alpha, by uid.
