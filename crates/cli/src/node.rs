@@ -8,7 +8,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use gradient_adversary::{HostileMiner, Kind};
-use gradient_chain::{AccountId, Chain, connect, connect_embedded};
+use gradient_chain::{AccountId, Chain, connect};
 use gradient_model::parse_device;
 use gradient_node::miner_node::{MinerEvent, MinerNode, OnEvent};
 use gradient_node::peer::Synced;
@@ -16,31 +16,41 @@ use gradient_node::validator_node::{ValidatorNode, WindowSummary};
 use gradient_node::{Peer, RunContext, owner};
 use gradient_protocol::RunConfig;
 use gradient_store::{BucketCommitment, Location, Reach, S3Credentials, Store, StoreConfig};
+use gradient_subtensor::{SubtensorChain, Timeouts};
 
 use crate::LogFormat;
+use crate::subnet::SubtensorArgs;
 use crate::wallet::WalletArgs;
 
 #[derive(Subcommand)]
 pub enum OwnerCommand {
     /// Publish a run config and its genesis master, signed by the owner's hotkey.
-    Init {
-        /// The run config (TOML); `devnet` for the built-in devnet run.
-        #[arg(long, env = "GRADIENT_RUN_CONFIG")]
-        run: String,
-        /// Where to publish: file:///path or s3://bucket/prefix.
-        #[arg(long, env = "GRADIENT_STORE")]
-        store: String,
-        /// With a chain, the run starts this many blocks after its current head.
-        #[arg(long, env = "GRADIENT_CHAIN")]
-        chain: Option<String>,
-        #[arg(long, default_value_t = 5, env = "GRADIENT_START_IN_BLOCKS")]
-        start_in_blocks: u64,
-        #[command(flatten)]
-        wallet: WalletArgs,
-    },
+    Init(OwnerInitArgs),
     /// The owner's subnet on a real subtensor chain.
     #[command(subcommand)]
     Subnet(crate::subnet::OwnerSubnetCommand),
+}
+
+#[derive(Args)]
+pub struct OwnerInitArgs {
+    /// The run config (TOML); `devnet` for the built-in devnet run.
+    #[arg(long, env = "GRADIENT_RUN_CONFIG")]
+    run: String,
+    /// Where to publish: file:///path or s3://bucket/prefix.
+    #[arg(long, env = "GRADIENT_STORE")]
+    store: String,
+    /// With a chain, the run starts this many blocks after its current head.
+    #[arg(long, env = "GRADIENT_CHAIN")]
+    chain: Option<String>,
+    /// Or the subnet on subtensor whose head the run starts after.
+    #[command(flatten)]
+    subtensor: SubtensorArgs,
+    #[arg(long, env = "GRADIENT_NETUID")]
+    netuid: Option<u16>,
+    #[arg(long, default_value_t = 5, env = "GRADIENT_START_IN_BLOCKS")]
+    start_in_blocks: u64,
+    #[command(flatten)]
+    wallet: WalletArgs,
 }
 
 /// What miners and validators share.
@@ -51,9 +61,15 @@ pub struct NodeArgs {
     /// This node's own bucket: file:///path or s3://bucket/prefix (credentials from AWS_*).
     #[arg(long, env = "GRADIENT_STORE")]
     pub store: String,
-    /// The chain: http://HOST:PORT or an embedded chain's SQLite file.
+    /// The embedded chain: http://HOST:PORT or its SQLite file. Not with --subtensor.*.
     #[arg(long, env = "GRADIENT_CHAIN")]
-    pub chain: String,
+    pub chain: Option<String>,
+    /// Or subtensor: --subtensor.network / --subtensor.chain_endpoint, with --netuid.
+    #[command(flatten)]
+    pub subtensor: SubtensorArgs,
+    /// The subnet, on subtensor.
+    #[arg(long, env = "GRADIENT_NETUID")]
+    pub netuid: Option<u16>,
     /// The owner's store, where the run is published.
     #[arg(long, env = "GRADIENT_RUN")]
     pub run: String,
@@ -97,12 +113,38 @@ fn open_store(url: &str) -> Result<(Location, Store)> {
     Ok((location, store))
 }
 
+/// The chain the flags name: the embedded one (`--chain`) or a subnet of subtensor
+/// (`--subtensor.network` or `--subtensor.chain_endpoint`, with `--netuid`).
+pub async fn open_chain(
+    embedded: Option<&str>,
+    subtensor: &SubtensorArgs,
+    netuid: Option<u16>,
+) -> Result<Arc<dyn Chain>> {
+    match (embedded, subtensor.endpoint()?, netuid) {
+        (Some(_), Some(_), _) => anyhow::bail!(
+            "both --chain and --subtensor.* name a chain: give the embedded chain or subtensor, \
+             not both"
+        ),
+        (Some(spec), None, _) => Ok(Arc::from(connect(spec)?)),
+        (None, Some(endpoint), Some(netuid)) => {
+            let chain = SubtensorChain::connect(&endpoint, netuid, Timeouts::default()).await?;
+            Ok(Arc::new(chain))
+        }
+        (None, Some(_), None) => anyhow::bail!("--netuid is required on subtensor"),
+        (None, None, _) => anyhow::bail!(
+            "no chain given: pass --chain (an embedded chain's file or http://HOST:PORT), or \
+             --subtensor.network finney|test|local or --subtensor.chain_endpoint ws://HOST:PORT \
+             with --netuid"
+        ),
+    }
+}
+
 async fn join(args: &NodeArgs, role: &str) -> Result<Peer> {
     let wallet = args.wallet.wallet()?;
     let key = wallet.hotkey()?;
     let coldkey = wallet.coldkey_account()?;
     let device = parse_device(&args.device)?;
-    let chain: Arc<dyn Chain> = Arc::from(connect(&args.chain)?);
+    let chain = open_chain(args.chain.as_deref(), &args.subtensor, args.netuid).await?;
     let (location, store) = open_store(&args.store)?;
     let mut read = S3Credentials::from_env();
     if let Some(id) = &args.read_access_key_id {
@@ -142,16 +184,19 @@ async fn join(args: &NodeArgs, role: &str) -> Result<Peer> {
 }
 
 pub fn owner(command: OwnerCommand) -> Result<()> {
-    let (run, store, chain, start_in_blocks, wallet) = match command {
+    let args = match command {
         OwnerCommand::Subnet(command) => return crate::subnet::run_owner(command),
-        OwnerCommand::Init {
-            run,
-            store,
-            chain,
-            start_in_blocks,
-            wallet,
-        } => (run, store, chain, start_in_blocks, wallet),
+        OwnerCommand::Init(args) => args,
     };
+    let OwnerInitArgs {
+        run,
+        store,
+        chain,
+        subtensor,
+        netuid,
+        start_in_blocks,
+        wallet,
+    } = args;
     let runtime = tokio::runtime::Runtime::new()?;
     let mut config = if run == "devnet" {
         RunConfig::devnet(0)
@@ -159,8 +204,9 @@ pub fn owner(command: OwnerCommand) -> Result<()> {
         let text = std::fs::read_to_string(&run).with_context(|| format!("reading {run}"))?;
         RunConfig::from_toml(&text).with_context(|| format!("in {run}"))?
     };
-    if let Some(chain) = chain {
-        config.windows.genesis_block = connect_embedded(&chain)?.head()?.block + start_in_blocks;
+    if chain.is_some() || subtensor.endpoint()?.is_some() {
+        let chain = runtime.block_on(open_chain(chain.as_deref(), &subtensor, netuid))?;
+        config.windows.genesis_block = runtime.block_on(chain.head())?.block + start_in_blocks;
     }
     let key = wallet.wallet()?.hotkey()?;
     let (_, store) = open_store(&store)?;

@@ -28,6 +28,14 @@ pub struct SubtensorArgs {
 }
 
 impl SubtensorArgs {
+    /// The endpoint the flags name, if they name one.
+    pub fn endpoint(&self) -> Result<Option<Endpoint>> {
+        Ok(Endpoint::from_flags(
+            self.network.as_deref(),
+            self.chain_endpoint.as_deref(),
+        )?)
+    }
+
     async fn connect(&self) -> Result<Subtensor> {
         let endpoint =
             Endpoint::from_flags(self.network.as_deref(), self.chain_endpoint.as_deref())?

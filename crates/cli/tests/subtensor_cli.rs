@@ -210,4 +210,66 @@ fn a_btcli_style_wallet_creates_a_subnet_and_registers_on_it() {
     assert!(started.elapsed() < Duration::from_secs(60));
     let text = refused(&gradient(&["subnet", "neurons", "--netuid", "1"], &wallets));
     assert!(text.contains("--subtensor.network"), "{text}");
+    // A miner pointed at a subnet that does not exist stops before it reads anything else.
+    let flags = ["--netuid", "999", "--subtensor.chain_endpoint", url];
+    let text = refused(&run(node_flags("miner", &flags, dir.path())));
+    assert!(
+        text.contains("no subnet 999") && text.contains("--netuid"),
+        "{text}"
+    );
+}
+
+/// `gradient ROLE` with the wallet `miner` and stores under `dir`, plus `extra`.
+fn node_flags(role: &str, extra: &[&str], dir: &Path) -> Vec<String> {
+    let store = format!("file://{}", dir.join("bucket").display());
+    let owner = Keypair::dev("owner").account().to_ss58();
+    let mut args: Vec<String> = [role, "--wallet.name", "miner", "--store", &store]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    args.extend(["--run".into(), store.clone(), "--run.owner".into(), owner]);
+    args.extend(extra.iter().map(|s| s.to_string()));
+    args
+}
+
+#[test]
+fn a_node_is_told_which_chain_flags_it_lacks() {
+    let dir = tempfile::tempdir().unwrap();
+    let wallets = dir.path().join("wallets");
+    ok(&gradient(
+        &[
+            "wallet",
+            "create",
+            "--no-password",
+            "--wallet.name",
+            "miner",
+        ],
+        &wallets,
+    ));
+    let node = |extra: &[&str]| {
+        let args = node_flags("miner", extra, dir.path());
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        refused(&gradient(&args, &wallets))
+    };
+    let text = node(&[]);
+    assert!(
+        text.contains("no chain given") && text.contains("--subtensor.network"),
+        "{text}"
+    );
+    let text = node(&["--subtensor.network", "local"]);
+    assert!(text.contains("--netuid is required"), "{text}");
+    let text = node(&["--chain", "chain.sqlite", "--subtensor.network", "local"]);
+    assert!(text.contains("not both"), "{text}");
+    let started = Instant::now();
+    let text = node(&[
+        "--subtensor.chain_endpoint",
+        "ws://127.0.0.1:1",
+        "--netuid",
+        "1",
+    ]);
+    assert!(
+        text.contains("cannot reach subtensor at ws://127.0.0.1:1"),
+        "{text}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(60));
 }
