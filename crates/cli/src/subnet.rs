@@ -7,9 +7,10 @@ use std::io::{BufRead, IsTerminal, Write};
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
+use gradient_chain::Chain;
 use gradient_chain::Keypair;
 use gradient_subtensor::subnet::tao;
-use gradient_subtensor::{Endpoint, Mechanism, Subtensor, Timeouts};
+use gradient_subtensor::{Endpoint, Hyperparam, Mechanism, Subtensor, SubtensorChain, Timeouts};
 
 use crate::wallet::{WalletArgs, coldkey};
 
@@ -85,6 +86,53 @@ pub enum OwnerSubnetCommand {
         #[arg(long)]
         yes: bool,
     },
+    /// Show the subnet's hyperparameters, or set some, signed by the owner's coldkey.
+    Hyperparams(HyperparamsArgs),
+}
+
+#[derive(Args)]
+pub struct HyperparamsArgs {
+    #[command(flatten)]
+    subtensor: SubtensorArgs,
+    #[command(flatten)]
+    wallet: WalletArgs,
+    #[arg(long, env = "GRADIENT_NETUID")]
+    netuid: u16,
+    /// Blocks between epochs (root alone may set it on some runtimes).
+    #[arg(long)]
+    tempo: Option<u16>,
+    /// Blocks between two weight settings of one validator.
+    #[arg(long)]
+    weights_rate_limit: Option<u64>,
+    /// The smallest version key validators' weights must carry.
+    #[arg(long)]
+    weights_version_key: Option<u64>,
+    /// Blocks a new neuron cannot be replaced for.
+    #[arg(long)]
+    immunity_period: Option<u16>,
+    /// Blocks after which a validator's weights stop counting.
+    #[arg(long)]
+    activity_cutoff: Option<u16>,
+    /// Take weights only timelocked (commit-reveal): on or off.
+    #[arg(long, value_parser = ["on", "off"])]
+    commit_reveal: Option<String>,
+}
+
+impl HyperparamsArgs {
+    fn changes(&self) -> Vec<Hyperparam> {
+        let mut all = Vec::new();
+        all.extend(self.tempo.map(Hyperparam::Tempo));
+        all.extend(self.weights_rate_limit.map(Hyperparam::WeightsRateLimit));
+        all.extend(self.weights_version_key.map(Hyperparam::WeightsVersionKey));
+        all.extend(self.immunity_period.map(Hyperparam::ImmunityPeriod));
+        all.extend(self.activity_cutoff.map(Hyperparam::ActivityCutoff));
+        all.extend(
+            self.commit_reveal
+                .as_deref()
+                .map(|v| Hyperparam::CommitReveal(v == "on")),
+        );
+        all
+    }
 }
 
 pub fn run(command: SubnetCommand) -> Result<()> {
@@ -113,6 +161,7 @@ pub fn run_owner(command: OwnerSubnetCommand) -> Result<()> {
                 wallet,
                 yes,
             } => create(&subtensor, &wallet, yes).await,
+            OwnerSubnetCommand::Hyperparams(args) => hyperparams(&args).await,
         }
     })
 }
@@ -215,6 +264,44 @@ async fn create(subtensor: &SubtensorArgs, wallet: &WalletArgs, yes: bool) -> Re
         .register_network(&coldkey, &hotkey, Mechanism::Dynamic)
         .await?;
     println!("created subnet {netuid}");
+    Ok(())
+}
+
+/// Sets the hyperparameters asked for, one call each (a refusal stops there, and says which
+/// were set), then shows them all as the chain has them.
+async fn hyperparams(args: &HyperparamsArgs) -> Result<()> {
+    let endpoint = args.subtensor.endpoint()?.context(
+        "no chain given: pass --subtensor.network finney|test|local or \
+         --subtensor.chain_endpoint ws://HOST:PORT",
+    )?;
+    let view = SubtensorChain::connect(&endpoint, args.netuid, Timeouts::default()).await?;
+    let changes = args.changes();
+    if !changes.is_empty() {
+        let chain = args.subtensor.connect().await?;
+        let owner = coldkey(&args.wallet.wallet()?)?;
+        for change in changes {
+            chain
+                .set_hyperparam(&owner, args.netuid, change)
+                .await
+                .with_context(|| format!("setting {change:?} on subnet {}", args.netuid))?;
+            println!("set {change:?}");
+        }
+    }
+    let params = view.params().await?;
+    let sealed = view.commit_reveal_enabled().await?;
+    println!(
+        "subnet {}: tempo {}, weights rate limit {}, weights version key {}, immunity period {}, \
+         activity cutoff {}, max uids {}, commit-reveal {}, block time {} ms",
+        params.netuid,
+        params.tempo,
+        params.weights_rate_limit,
+        params.weights_version_key,
+        params.immunity_period,
+        params.activity_cutoff,
+        params.max_uids,
+        if sealed { "on" } else { "off" },
+        params.block_time_ms
+    );
     Ok(())
 }
 

@@ -167,6 +167,33 @@ fn a_btcli_style_wallet_creates_a_subnet_and_registers_on_it() {
     );
     assert!(hotkeys.contains(&ss58(&wallets, "owner", "hotkey").as_str()));
 
+    // The owner's hyperparameters: set with the owner's coldkey and shown as the chain has
+    // them; another coldkey, or a setting only root may change, is refused in words and
+    // changes nothing.
+    let owner_sets = |extra: &[&str], wallet: &str| {
+        let mut args = vec!["owner", "subnet", "hyperparams", "--netuid", &netuid];
+        args.extend(["--wallet.name", wallet]);
+        args.extend(extra);
+        run(with(&args))
+    };
+    let shown = ok(&owner_sets(
+        &["--weights-rate-limit", "7", "--commit-reveal", "on"],
+        "owner",
+    ));
+    assert!(
+        shown.contains("weights rate limit 7,") && shown.contains("commit-reveal on"),
+        "{shown}"
+    );
+    let text = refused(&owner_sets(&["--weights-rate-limit", "9"], "miner"));
+    assert!(
+        text.contains("refused by the chain: Bad origin: only the subnet's owner"),
+        "{text}"
+    );
+    let text = refused(&owner_sets(&["--tempo", "5"], "owner"));
+    assert!(text.contains("root"), "{text}");
+    let shown = ok(&owner_sets(&[], "owner"));
+    assert!(shown.contains("weights rate limit 7,"), "{shown}");
+
     // Bad input: each a clear error.
     let text = refused(&run(with(&[
         "subnet",

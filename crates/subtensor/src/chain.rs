@@ -60,6 +60,13 @@ impl SubtensorChain {
         self.netuid
     }
 
+    /// Whether the subnet takes weights only timelocked; `set_weights` seals them then.
+    pub async fn commit_reveal_enabled(&self) -> Result<bool, ChainError> {
+        let netuid = self.netuid;
+        self.read(|c| async move { c.commit_reveal_enabled(netuid).await })
+            .await
+    }
+
     fn client(&self) -> Subtensor {
         self.client
             .lock()

@@ -299,6 +299,10 @@ fn hint(error: &str) -> &'static str {
         e if e.contains("CommitmentSetRateLimitExceeded") => {
             ": this hotkey committed too recently; wait for the commitments rate limit"
         }
+        e if e.contains("BadOrigin") || e.contains("Bad origin") => {
+            ": only the subnet's owner may do this, and some settings (the tempo on older \
+             runtimes) only root; sign with the owner's coldkey, or ask the chain's sudo"
+        }
         e if e.contains("CommitRevealEnabled") => {
             ": this subnet has commit-reveal on; weights must be committed timelocked"
         }
@@ -309,9 +313,14 @@ fn hint(error: &str) -> &'static str {
 fn refused(call: &str, e: impl std::fmt::Display) -> SubtensorError {
     let text = e.to_string();
     // subxt wraps a pallet error in three sentences; the name is what a user can look up.
-    let error = match text.split_once("Pallet error: ") {
-        Some((_, name)) => name.to_string(),
-        None => text,
+    // Other dispatch errors (a bad origin) come as one sentence; its end is the name.
+    let error = match (
+        text.split_once("Pallet error: "),
+        text.split_once("dispatch error: "),
+    ) {
+        (Some((_, name)), _) => name.to_string(),
+        (None, Some((_, name))) => name.trim_end_matches('.').to_string(),
+        _ => text,
     };
     let hint = hint(&error).to_string();
     SubtensorError::Refused {

@@ -8,6 +8,7 @@
 //! - Subnet calls on it: `register_network`, `burned_register`, `set_commitment` /
 //!   `commitment` (our bucket commitment in one `Raw` field), `set_weights`, `neurons`
 //!   ([`NeuronLite`]), and `sudo` for test chains.
+//! - [`Hyperparam`]: the subnet owner's `AdminUtils` settings ([`Subtensor::set_hyperparam`]).
 //! - Commit-reveal: [`Subtensor::commit_timelocked_weights`] seals weights to a drand round
 //!   ([`commit_reveal`], [`gradient_timelock`]); the chain opens them itself.
 //! - [`SubtensorChain`]: the nodes' `gradient_chain::Chain` on one subnet of it: metagraph,
@@ -31,6 +32,7 @@ pub mod chain;
 pub mod client;
 pub mod commit_reveal;
 pub mod error;
+pub mod hyperparams;
 pub mod network;
 pub mod neuron;
 pub mod signer;
@@ -41,5 +43,6 @@ pub use chain::SubtensorChain;
 pub use client::{Block, CommittedData, Events, Subtensor, Timeouts};
 pub use commit_reveal::{RevealTiming, WeightsPayload};
 pub use error::SubtensorError;
+pub use hyperparams::Hyperparam;
 pub use network::Endpoint;
 pub use subnet::{Mechanism, NeuronLite, Weight};
