@@ -5,6 +5,8 @@
 #   scripts/chopsticks.sh install            installs chopsticks once; prints the binary's path
 #   scripts/chopsticks.sh run SHARED PORT    a chain in the foreground on ws://127.0.0.1:PORT,
 #                                            //Alice as sudo and dev accounts funded
+#   scripts/chopsticks.sh run SHARED PORT S  the same, building a block every S seconds
+#                                            stamped with the wall clock (for a devnet)
 #
 # The tests start a private chain each (`GRADIENT_SUBTENSOR_SHARED`, see
 # crates/subtensor/tests/support): they sudo from //Alice, and two tests sharing one chain
@@ -21,19 +23,23 @@ install() {
 }
 
 run() {
-    local shared="$1" port="$2" bin
+    local shared="$1" port="$2" every="${3:-}" bin
     bin="$(install)"
     for f in raonet.json dev-accounts.yml; do
         [ -f "$shared/$f" ] || { echo "no $shared/$f: point SHARED at the folder with the chain spec" >&2; exit 2; }
     done
     # Aura's slots are 12 s here; a start off that grid made the first blocks fail.
     local now_ms=$(( $(date +%s) * 1000 ))
+    if [ -n "$every" ]; then
+        # Exits when chopsticks does (its connection closes).
+        node "$pkg/blocks.mjs" "ws://127.0.0.1:$port" "$every" &
+    fi
     exec "$bin" --genesis "$shared/raonet.json" --port "$port" --build-block-mode Instant \
         --timestamp $(( now_ms / 12000 * 12000 )) --import-storage "$shared/dev-accounts.yml"
 }
 
 case "${1:-}" in
     install) install ;;
-    run) run "$2" "$3" ;;
-    *) echo "usage: $0 install | run SHARED PORT" >&2; exit 2 ;;
+    run) run "$2" "$3" "${4:-}" ;;
+    *) echo "usage: $0 install | run SHARED PORT [BLOCK_SECONDS]" >&2; exit 2 ;;
 esac

@@ -15,7 +15,7 @@ use gradient_chain::{
 };
 use subxt::dynamic::Value;
 
-use crate::client::{Subtensor, Timeouts};
+use crate::client::{Block, Subtensor, Timeouts};
 use crate::commit_reveal::os_randomness;
 use crate::error::SubtensorError;
 use crate::network::Endpoint;
@@ -127,7 +127,8 @@ async fn hyperparams(c: &Subtensor, netuid: u16) -> Result<SubnetParams, Subtens
     let number = |entry: &'static str, keys: Vec<Value>| async move {
         value::number(&c.storage_or_default(MODULE, entry, keys).await?)
     };
-    let (head, block_ms) = (c.block(None).await?, c.block_ms().await?);
+    let head = c.block(None).await?;
+    let block_ms = block_time(c, &head).await?;
     let bonds_penalty = number("BondsPenalty", key()).await.unwrap_or(65535);
     let params = SubnetParams {
         netuid,
@@ -151,6 +152,25 @@ async fn hyperparams(c: &Subtensor, netuid: u16) -> Result<SubnetParams, Subtens
         .check()
         .map_err(|why| SubtensorError::shape("hyperparameters", why))?;
     Ok(params)
+}
+
+/// How many recent blocks the block time is measured over.
+pub const BLOCK_TIME_OVER: u64 = 32;
+
+/// Milliseconds per block as the chain's own timestamps show it over the last
+/// [`BLOCK_TIME_OVER`] blocks: what nodes need to foresee when a block comes, whatever the
+/// runtime's nominal slot (a local chain may build blocks faster or slower). The runtime's
+/// nominal time where the chain is too young to measure.
+pub async fn block_time(c: &Subtensor, head: &Block) -> Result<u64, SubtensorError> {
+    let span = head.number.min(BLOCK_TIME_OVER);
+    if span < 4 {
+        return c.block_ms().await;
+    }
+    let past = c.block(Some(head.number - span)).await?;
+    match head.timestamp_ms.saturating_sub(past.timestamp_ms) / span {
+        0 => c.block_ms().await,
+        ms => Ok(ms),
+    }
 }
 
 fn neuron(n: &NeuronLite) -> Neuron {
