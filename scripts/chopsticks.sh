@@ -30,11 +30,15 @@ run() {
     done
     # Aura's slots are 12 s here; a start off that grid made the first blocks fail.
     local now_ms=$(( $(date +%s) * 1000 ))
+    local mode=Instant
     if [ -n "$every" ]; then
-        # Exits when chopsticks does (its connection closes).
+        # Blocks come only from the driver, as on a real chain, and transactions wait in the
+        # pool for the next one (a block built for a transaction between two of the driver's
+        # raced its timestamp). The driver exits when chopsticks does.
+        mode=Manual
         node "$pkg/blocks.mjs" "ws://127.0.0.1:$port" "$every" &
     fi
-    exec "$bin" --genesis "$shared/raonet.json" --port "$port" --build-block-mode Instant \
+    exec "$bin" --genesis "$shared/raonet.json" --port "$port" --build-block-mode "$mode" \
         --timestamp $(( now_ms / 12000 * 12000 )) --import-storage "$shared/dev-accounts.yml"
 }
 

@@ -27,11 +27,20 @@ function connect() {
     });
 }
 
+// Every answer within 30 s, so one lost answer cannot stop the blocks.
 function call(ws, method, params) {
     id += 1;
-    const request = { jsonrpc: '2.0', id, method, params };
+    const mine = id;
+    const request = { jsonrpc: '2.0', id: mine, method, params };
     return new Promise((resolve, reject) => {
-        pending.set(id, { resolve, reject });
+        const timer = setTimeout(() => {
+            pending.delete(mine);
+            reject(new Error(`${method}: no answer in 30 s`));
+        }, 30_000);
+        pending.set(mine, {
+            resolve: (v) => { clearTimeout(timer); resolve(v); },
+            reject: (e) => { clearTimeout(timer); reject(e); },
+        });
         ws.send(JSON.stringify(request));
     });
 }
@@ -47,12 +56,7 @@ async function main() {
         }
     }
     ws.on('close', () => process.exit(0));
-    // One block learns the slot: its stamp minus the time it was asked for.
-    await call(ws, 'dev_timeTravel', [Date.now()]);
-    const asked = Date.now();
-    await call(ws, 'dev_newBlock', [{ count: 1 }]);
-    const header = await call(ws, 'chain_getHeader', []);
-    const slot = await slotOf(ws, header, asked);
+    const slot = await learnSlot(ws);
     for (;;) {
         const next = Date.now() + period;
         try {
@@ -65,14 +69,30 @@ async function main() {
     }
 }
 
-// Timestamp.Now of the head, as SCALE u64 little-endian, minus when the block was asked for,
-// rounded to a whole second (slots are whole seconds).
-async function slotOf(ws, header, asked) {
+// The slot: a block built after travelling to time T is stamped T + slot. The first blocks
+// of a fresh chopsticks chain can fail to build ("Timestamp slot must match CurrentSlot"), so
+// it tries until the head moves.
+async function learnSlot(ws) {
+    for (let tries = 0; tries < 20; tries += 1) {
+        const before = parseInt((await call(ws, 'chain_getHeader', [])).number, 16);
+        const travelled = Date.now();
+        try {
+            await call(ws, 'dev_timeTravel', [travelled]);
+            await call(ws, 'dev_newBlock', [{ count: 1 }]);
+        } catch (e) {
+            console.error(`blocks.mjs: ${e.message}`);
+        }
+        const after = parseInt((await call(ws, 'chain_getHeader', [])).number, 16);
+        if (after > before) return (await stampOfHead(ws)) - travelled;
+    }
+    throw new Error('no block could be built');
+}
+
+// Timestamp.Now at the head (SCALE u64, little-endian).
+async function stampOfHead(ws) {
     const key = '0xf0c365c3cf59d671eb72da0e7a4113c49f1f0515f462cdcf84e0f1d6045dfcbb';
     const raw = await call(ws, 'state_getStorage', [key]);
-    const bytes = Buffer.from(raw.slice(2), 'hex');
-    const stamp = Number(bytes.readBigUInt64LE(0));
-    return Math.round((stamp - asked) / 1000) * 1000;
+    return Number(Buffer.from(raw.slice(2), 'hex').readBigUInt64LE(0));
 }
 
 main().catch((e) => { console.error(`blocks.mjs: ${e.message}`); process.exit(1); });

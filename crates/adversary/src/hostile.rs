@@ -313,7 +313,7 @@ impl HostileMiner {
             let mut others: Vec<_> = graph
                 .neurons
                 .iter()
-                .filter(|n| n.hotkey != self.peer.key.account() && !n.validator_permit)
+                .filter(|n| n.hotkey != self.peer.key.account() && !n.is_validator())
                 .collect();
             others.sort_by(|a, b| b.incentive.cmp(&a.incentive).then(a.uid.cmp(&b.uid)));
             for neuron in others {

@@ -134,6 +134,16 @@ pub struct Neuron {
     pub bonds: Vec<(Uid, u16)>,
 }
 
+impl Neuron {
+    /// Whether this neuron acts as a validator: permitted, and with stake. Subtensor hands
+    /// permits to the top stakes up to `max_allowed_validators` (64), so on a small subnet
+    /// miners hold permits too (spec 218 hands one to every neuron); a permit alone does not
+    /// make a validator.
+    pub fn is_validator(&self) -> bool {
+        self.validator_permit && self.stake > 0
+    }
+}
+
 /// Every neuron of the subnet at one block.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Metagraph {

@@ -11,9 +11,11 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use gradient_chain::{EmbeddedChain, Keypair, LocalChain, SubnetParams, Wallet};
+use gradient_chain::{Keypair, Wallet};
 use gradient_protocol::RunConfig;
 use gradient_store::{Location, Store, StoreConfig};
+
+use crate::devnet_chain::{DevChain, Members};
 
 #[derive(Args)]
 pub struct DevnetArgs {
@@ -48,6 +50,13 @@ pub struct DevnetArgs {
     /// per core oversubscribe the machine and every step slows down.
     #[arg(long, env = "GRADIENT_DEVNET_MINER_THREADS")]
     miner_threads: Option<usize>,
+    /// `embedded` (a SQLite chain in --dir) or `subtensor`: a new subnet on the development
+    /// chain --subtensor.chain_endpoint names (//Alice its sudo key, as on chopsticks or a
+    /// subtensor localnet), at that chain's own block time.
+    #[arg(long, default_value = "embedded", value_parser = ["embedded", "subtensor"], env = "GRADIENT_DEVNET_CHAIN")]
+    chain: String,
+    #[command(flatten)]
+    subtensor: crate::subnet::SubtensorArgs,
     /// SIGKILL the validator and the first miner in the middle of window 1 and restart them.
     #[arg(long, hide = true)]
     chaos: bool,
@@ -88,10 +97,11 @@ impl Drop for Node {
     }
 }
 
-/// Each neuron's (weight from the validators, incentive) as the chain has them now.
-fn chain_view(chain_path: &Path) -> BTreeMap<String, (f64, f64)> {
-    LocalChain::open(chain_path)
-        .and_then(|c| c.metagraph())
+/// Each neuron's (weight from the validators, incentive) as the chain has them now. Subtensor's
+/// metagraph leaves weights out, so there every weight reads 0.
+fn chain_view(chain: &DevChain) -> BTreeMap<String, (f64, f64)> {
+    chain
+        .metagraph()
         .map(|g| {
             let weights: BTreeMap<u16, f64> = g
                 .neurons
@@ -186,20 +196,11 @@ pub fn run(args: DevnetArgs) -> Result<()> {
         miners.push((name.clone(), wallet(&name)?, kind.clone()));
     }
 
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)?
-        .as_millis() as u64;
-    let params = SubnetParams {
-        block_time_ms: (args.block_seconds * 1000.0).round().max(1.0) as u64,
-        tempo: 10,
-        weights_rate_limit: 5,
-        ..SubnetParams::devnet(now)
-    };
-    let chain_path = dir.join("chain.sqlite");
-    let chain = LocalChain::open_or_create(&chain_path, &params)?;
-    chain.set_stake(&validator.account(), 1_000 * 1_000_000_000)?;
-
-    let mut run = RunConfig::devnet(chain.head()?.block + 12);
+    let runtime = tokio::runtime::Runtime::new()?;
+    let chain = Arc::new(open_chain(
+        &args, &dir, &owner, &validator, &miners, &runtime,
+    )?);
+    let mut run = RunConfig::devnet(chain.head_block()? + 12);
     if let Some(steps) = args.inner_steps {
         run.miner.inner_steps = steps;
     }
@@ -218,14 +219,13 @@ pub fn run(args: DevnetArgs) -> Result<()> {
         &Location::parse(&owner_url, &gradient_store::S3Credentials::from_env())?,
         StoreConfig::default(),
     )?;
-    let runtime = tokio::runtime::Runtime::new()?;
     eprintln!("publishing the run and its genesis master");
     runtime.block_on(gradient_node::owner::init(&owner_store, &run, &owner))?;
     let last_window = args.windows - 1;
     println!(
         "devnet in {}: chain {}, {} miners ({} hostile), 1 validator, {} windows of {} blocks",
         dir.display(),
-        chain_path.display(),
+        chain.name,
         miners.len(),
         adversaries.len(),
         args.windows,
@@ -259,8 +259,7 @@ pub fn run(args: DevnetArgs) -> Result<()> {
             .args(["--wallet.name", "devnet", "--wallet.hotkey", name])
             .arg("--store")
             .arg(bucket(name))
-            .arg("--chain")
-            .arg(&chain_path)
+            .args(chain.flags())
             .args([
                 "--run",
                 &owner_url,
@@ -306,7 +305,7 @@ pub fn run(args: DevnetArgs) -> Result<()> {
         let windows = windows.clone();
         let uploaded = uploaded.clone();
         let names = names.clone();
-        let chain_path = chain_path.clone();
+        let chain = chain.clone();
         // Events go to the node's log too, next to its diagnostics.
         let mut log = log()?;
         let reader = std::thread::spawn({
@@ -319,7 +318,7 @@ pub fn run(args: DevnetArgs) -> Result<()> {
                     };
                     match event["event"].as_str() {
                         Some("window") => {
-                            print_window(&event["summary"], &names, &chain_view(&chain_path));
+                            print_window(&event["summary"], &names, &chain_view(&chain));
                             windows.lock().unwrap().push(event["summary"].clone());
                         }
                         Some("submitted") => {
@@ -360,7 +359,7 @@ pub fn run(args: DevnetArgs) -> Result<()> {
             break status;
         }
         if let Some(block) = chaos_at
-            && chain.head()?.block >= block
+            && chain.head_block()? >= block
         {
             chaos_at = None;
             for i in [0, 1] {
@@ -464,6 +463,37 @@ pub fn run(args: DevnetArgs) -> Result<()> {
     crate::plot::report_png(&png, &losses, &bars)?;
     println!("\nreport: {} and {}", path.display(), png.display());
     Ok(())
+}
+
+/// The chain `--chain` names, with the devnet's nodes on it.
+fn open_chain(
+    args: &DevnetArgs,
+    dir: &Path,
+    owner: &Keypair,
+    validator: &Keypair,
+    miners: &[(String, Keypair, String)],
+    runtime: &tokio::runtime::Runtime,
+) -> Result<DevChain> {
+    if args.chain == "embedded" {
+        let block_ms = (args.block_seconds * 1000.0).round().max(1.0) as u64;
+        return DevChain::embedded(dir, block_ms, validator, runtime.handle().clone());
+    }
+    let endpoint = args.subtensor.endpoint()?.context(
+        "--chain subtensor needs --subtensor.chain_endpoint ws://HOST:PORT (a development \
+         chain: scripts/chopsticks.sh runs one)",
+    )?;
+    let coldkey = Keypair::dev("devnet coldkey");
+    let members = Members {
+        coldkey: &coldkey,
+        owner,
+        validator,
+        miners: miners.iter().map(|(_, key, _)| key).collect(),
+    };
+    eprintln!(
+        "creating a subnet on {} and registering the nodes",
+        endpoint.url
+    );
+    DevChain::subtensor(&endpoint, &members, runtime.handle().clone())
 }
 
 fn print_window(

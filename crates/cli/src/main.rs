@@ -5,6 +5,7 @@ mod bench;
 mod chain;
 mod data;
 mod devnet;
+mod devnet_chain;
 mod export;
 mod node;
 mod plot;

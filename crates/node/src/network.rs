@@ -69,7 +69,7 @@ pub fn publisher(graph: &Metagraph) -> Option<AccountId> {
     graph
         .neurons
         .iter()
-        .filter(|n| n.validator_permit && n.stake > 0)
+        .filter(|n| n.is_validator())
         .max_by(|a, b| a.stake.cmp(&b.stake).then(b.uid.cmp(&a.uid)))
         .map(|n| n.hotkey)
 }

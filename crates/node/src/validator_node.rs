@@ -341,7 +341,7 @@ impl ValidatorNode {
         for neuron in graph
             .neurons
             .iter()
-            .filter(|n| n.hotkey != me && !n.validator_permit)
+            .filter(|n| n.hotkey != me && !n.is_validator())
         {
             if let Ok(Some(store)) = buckets.of(self.peer.chain.as_ref(), &neuron.hotkey).await {
                 candidates.push(Candidate {

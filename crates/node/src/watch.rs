@@ -130,7 +130,7 @@ impl Watcher {
         let polls = graph
             .neurons
             .iter()
-            .filter(|n| n.hotkey != self.me && !n.validator_permit)
+            .filter(|n| n.hotkey != self.me && !n.is_validator())
             .map(|n| async move {
                 tokio::time::timeout(limit, self.poll_miner(n.hotkey, watched))
                     .await

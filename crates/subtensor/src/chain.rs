@@ -160,9 +160,10 @@ pub const BLOCK_TIME_OVER: u64 = 32;
 /// Milliseconds per block as the chain's own timestamps show it over the last
 /// [`BLOCK_TIME_OVER`] blocks: what nodes need to foresee when a block comes, whatever the
 /// runtime's nominal slot (a local chain may build blocks faster or slower). The runtime's
-/// nominal time where the chain is too young to measure.
+/// nominal time where the chain is too young to measure (under five blocks past genesis).
 pub async fn block_time(c: &Subtensor, head: &Block) -> Result<u64, SubtensorError> {
-    let span = head.number.min(BLOCK_TIME_OVER);
+    // Block 0 carries the chain spec's timestamp, not one of a produced block: leave it out.
+    let span = head.number.saturating_sub(1).min(BLOCK_TIME_OVER);
     if span < 4 {
         return c.block_ms().await;
     }
@@ -264,9 +265,18 @@ impl Chain for SubtensorChain {
     async fn metagraph(&self) -> Result<Metagraph, ChainError> {
         let head = self.head().await?;
         let netuid = self.netuid;
-        let neurons = self
+        let mut neurons = self
             .read(|c| async move { c.neurons(netuid).await })
             .await?;
+        // Spec 218 reports no alpha stake in the lite view; it is in `TotalHotkeyAlpha`.
+        if neurons.iter().all(|n| n.stake == 0) {
+            for n in &mut neurons {
+                let hotkey = n.hotkey;
+                n.stake = self
+                    .read(|c| async move { c.alpha_stake(&hotkey, netuid).await })
+                    .await?;
+            }
+        }
         Ok(Metagraph {
             netuid,
             head,

@@ -319,6 +319,50 @@ impl Subtensor {
         }
     }
 
+    /// The alpha staked on `hotkey` in `netuid`, in rao (`TotalHotkeyAlpha`): what spec 218's
+    /// `get_neurons_lite` reports as 0.
+    pub async fn alpha_stake(
+        &self,
+        hotkey: &AccountId,
+        netuid: u16,
+    ) -> Result<u64, SubtensorError> {
+        let found = self
+            .storage_or_default(
+                MODULE,
+                "TotalHotkeyAlpha",
+                vec![account(hotkey), self::netuid(netuid)],
+            )
+            .await?;
+        Ok(value::number(&found)? as u64)
+    }
+
+    /// Writes storage values directly, as root (`System.set_storage` through `Sudo.sudo`):
+    /// for development chains only, where no call sets what a test or devnet needs (spec
+    /// 218's empty alpha pool). Each item is (pallet, entry, keys, SCALE-encoded value).
+    pub async fn sudo_set_storage(
+        &self,
+        sudo_key: &Keypair,
+        items: Vec<(&str, &str, Vec<Value>, Vec<u8>)>,
+    ) -> Result<Events, SubtensorError> {
+        let at = self.at(None).await?;
+        let mut pairs = Vec::new();
+        for (pallet, entry, keys, value) in items {
+            let what = format!("{pallet}.{entry}");
+            let address = subxt::dynamic::storage::<Vec<Value>, Value>(pallet, entry);
+            let key = at
+                .storage()
+                .entry(address)
+                .and_then(|e| e.fetch_key(keys))
+                .map_err(|e| SubtensorError::shape(&what, e))?;
+            pairs.push(Value::unnamed_composite([
+                Value::from_bytes(key),
+                Value::from_bytes(value),
+            ]));
+        }
+        let args = Composite::named([("items".to_string(), Value::unnamed_composite(pairs))]);
+        self.sudo(sudo_key, "System", "set_storage", args).await
+    }
+
     /// What creating a subnet locks now, in rao (the runtime's own reckoning: it doubles with
     /// each new subnet and decays over blocks).
     pub async fn network_lock_cost(&self) -> Result<u128, SubtensorError> {

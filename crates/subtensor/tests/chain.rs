@@ -80,7 +80,7 @@ async fn a_miner_and_a_validator_through_the_chain_trait() {
     // The block time the chain's timestamps show (chopsticks stamps each block one slot
     // after its parent), not a nominal one.
     let now = direct.block(None).await.unwrap();
-    let span = now.number.min(gradient_subtensor::chain::BLOCK_TIME_OVER);
+    let span = (now.number - 1).min(gradient_subtensor::chain::BLOCK_TIME_OVER);
     let then = direct.block(Some(now.number - span)).await.unwrap();
     assert_eq!(
         params.block_time_ms,

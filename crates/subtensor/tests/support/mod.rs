@@ -42,6 +42,16 @@ pub async fn chain() -> Option<Chopsticks> {
     if let Ok(url) = std::env::var("GRADIENT_TEST_SUBTENSOR_ENDPOINT") {
         return Some(connect(url, None, None).await);
     }
+    private_chain(None).await
+}
+
+/// A private chain that builds a block every `seconds`, stamped with the wall clock, as a
+/// devnet needs (never a shared one: the devnet creates a subnet as //Alice).
+pub async fn chain_with_blocks(seconds: u32) -> Option<Chopsticks> {
+    private_chain(Some(seconds)).await
+}
+
+async fn private_chain(block_seconds: Option<u32>) -> Option<Chopsticks> {
     let Ok(shared) = std::env::var("GRADIENT_SUBTENSOR_SHARED") else {
         eprintln!(
             "skipped: no subtensor to test against. Set GRADIENT_TEST_SUBTENSOR_ENDPOINT to a \
@@ -51,11 +61,15 @@ pub async fn chain() -> Option<Chopsticks> {
         return None;
     };
     let script = repo_root().join("scripts/chopsticks.sh");
-    let (child, port, log) = start(&script, Path::new(&shared));
+    let (child, port, log) = start(&script, Path::new(&shared), block_seconds);
     Some(connect(format!("ws://127.0.0.1:{port}"), Some(child), Some(log)).await)
 }
 
-fn start(script: &Path, shared: &Path) -> (Child, u16, tempfile::TempDir) {
+fn start(
+    script: &Path,
+    shared: &Path,
+    block_seconds: Option<u32>,
+) -> (Child, u16, tempfile::TempDir) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -67,6 +81,7 @@ fn start(script: &Path, shared: &Path) -> (Child, u16, tempfile::TempDir) {
         .arg("run")
         .arg(shared)
         .arg(port.to_string())
+        .args(block_seconds.map(|s| s.to_string()))
         .stdout(out.try_clone().unwrap())
         .stderr(out)
         .stdin(Stdio::null())
