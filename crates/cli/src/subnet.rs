@@ -37,14 +37,16 @@ impl SubtensorArgs {
         )?)
     }
 
+    /// The endpoint the flags name, or an error saying which flags to pass.
+    fn required_endpoint(&self) -> Result<Endpoint> {
+        self.endpoint()?.context(
+            "no chain given: pass --subtensor.network finney|test|local or \
+             --subtensor.chain_endpoint ws://HOST:PORT",
+        )
+    }
+
     async fn connect(&self) -> Result<Subtensor> {
-        let endpoint =
-            Endpoint::from_flags(self.network.as_deref(), self.chain_endpoint.as_deref())?
-                .context(
-                    "no chain given: pass --subtensor.network finney|test|local or \
-                     --subtensor.chain_endpoint ws://HOST:PORT",
-                )?;
-        Ok(Subtensor::connect(&endpoint, Timeouts::default()).await?)
+        Ok(Subtensor::connect(&self.required_endpoint()?, Timeouts::default()).await?)
     }
 }
 
@@ -270,14 +272,11 @@ async fn create(subtensor: &SubtensorArgs, wallet: &WalletArgs, yes: bool) -> Re
 /// Sets the hyperparameters asked for, one call each (a refusal stops there, and says which
 /// were set), then shows them all as the chain has them.
 async fn hyperparams(args: &HyperparamsArgs) -> Result<()> {
-    let endpoint = args.subtensor.endpoint()?.context(
-        "no chain given: pass --subtensor.network finney|test|local or \
-         --subtensor.chain_endpoint ws://HOST:PORT",
-    )?;
+    let endpoint = args.subtensor.required_endpoint()?;
     let view = SubtensorChain::connect(&endpoint, args.netuid, Timeouts::default()).await?;
     let changes = args.changes();
     if !changes.is_empty() {
-        let chain = args.subtensor.connect().await?;
+        let chain = view.client();
         let owner = coldkey(&args.wallet.wallet()?)?;
         for change in changes {
             chain

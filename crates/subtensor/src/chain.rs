@@ -67,7 +67,8 @@ impl SubtensorChain {
             .await
     }
 
-    fn client(&self) -> Subtensor {
+    /// The connection, for calls the `Chain` trait does not make (an owner's settings).
+    pub fn client(&self) -> Subtensor {
         self.client
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -372,10 +373,7 @@ impl Chain for SubtensorChain {
         let (uids, values) = weights_to_u16(uids, weights)?;
         let client = self.client();
         let url = self.endpoint.url.as_str();
-        let sealed = client
-            .commit_reveal_enabled(self.netuid)
-            .await
-            .map_err(|e| chain_error(url, e))?;
+        let sealed = self.commit_reveal_enabled().await?;
         if sealed {
             let weights: Vec<Weight> = uids
                 .iter()
