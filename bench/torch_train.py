@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""PyTorch (CPU) baseline for `gradient train`: same architecture, same optimizer, same schedule.
+"""PyTorch baseline for `gradient train`: same architecture, same optimizer, same schedule.
 
 Builds a Hugging Face LlamaForCausalLM for one of gradient's presets and trains it on random
 tokens, printing one JSON line per step and a final {"event":"done","tokens_per_s":...} with the
@@ -7,7 +7,11 @@ median tokens/s of the steps after the first two (warm-up excluded).
 
     ~/.cache/gradient-torch-venv/bin/python bench/torch_train.py --preset tiny --steps 12 --threads 2
 
-Used by bench/train_vs_torch.sh.
+On a GPU (`--device cuda`, used by scripts/device-check.sh) it times each step between two
+synchronisations and can run eager bf16 autocast (`--bf16`, f32 master weights and optimizer state,
+as the usual mixed-precision recipe); the "done" line then carries the peak GPU memory.
+
+Used by bench/train_vs_torch.sh and scripts/device-check.sh.
 """
 import argparse
 import json
@@ -61,13 +65,19 @@ def main() -> None:
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--warmup", type=int, default=10)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
+    p.add_argument("--bf16", action="store_true", help="bf16 autocast (GPU)")
     args = p.parse_args()
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     config = llama_config(args.preset)
     seq = args.seq_len or config.max_position_embeddings
-    model = LlamaForCausalLM(config).to(torch.float32).train()
+    device = torch.device(args.device)
+    model = LlamaForCausalLM(config).to(torch.float32).to(device).train()
+    gpu = device.type == "cuda"
+    sync = torch.cuda.synchronize if gpu else (lambda: None)
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.bf16)
 
     params = [q for q in model.parameters() if q.requires_grad]
     groups = [
@@ -79,23 +89,29 @@ def main() -> None:
 
     rates = []
     for step in range(1, args.steps + 1):
-        tokens = torch.randint(0, VOCAB, (args.batch_size, seq + 1))
+        tokens = torch.randint(0, VOCAB, (args.batch_size, seq + 1)).to(device)
         inputs, labels = tokens[:, :-1], tokens[:, 1:]
+        sync()
         t0 = time.perf_counter()
         opt.zero_grad(set_to_none=True)
-        logits = model(input_ids=inputs).logits
-        loss = F.cross_entropy(logits.view(-1, logits.size(-1)), labels.reshape(-1))
+        with autocast:
+            logits = model(input_ids=inputs).logits
+        loss = F.cross_entropy(logits.float().view(-1, logits.size(-1)), labels.reshape(-1))
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
         sched.step()
+        sync()
         dt = time.perf_counter() - t0
         rates.append(args.batch_size * seq / dt)
         print(json.dumps({"event": "step", "step": step, "loss": loss.item(), "tokens_per_s": rates[-1]}), flush=True)
 
     steady = rates[2:] or rates
-    print(json.dumps({"event": "done", "preset": args.preset, "threads": args.threads,
-                      "tokens_per_s": statistics.median(steady)}), flush=True)
+    done = {"event": "done", "preset": args.preset, "threads": args.threads,
+            "device": args.device, "bf16": args.bf16, "tokens_per_s": statistics.median(steady)}
+    if gpu:
+        done["peak_memory_gib"] = torch.cuda.max_memory_allocated(device) / 2**30
+    print(json.dumps(done), flush=True)
 
 
 if __name__ == "__main__":

@@ -50,6 +50,9 @@ pub struct QualityArgs {
     /// Error feedback's decay [default: the run's].
     #[arg(long)]
     beta: Option<f32>,
+    /// The miners' peak inner rate; the one machine keeps the run's [default: the run's].
+    #[arg(long)]
+    miner_lr: Option<f64>,
     /// Outer step [default: the run's].
     #[arg(long)]
     outer_lr: Option<f32>,
@@ -205,6 +208,10 @@ fn quality_bench(args: QualityArgs) -> Result<()> {
         run.aggregation.outer_momentum = mu;
     }
     run.miner.lr_decay_windows = args.lr_decay_windows.unwrap_or(args.windows);
+    let single_lr = args.miner_lr.map(|_| run.miner.lr);
+    if let Some(lr) = args.miner_lr {
+        run.miner.lr = lr;
+    }
     let setup = QualitySetup {
         miners: args.miners,
         windows: args.windows,
@@ -219,6 +226,7 @@ fn quality_bench(args: QualityArgs) -> Result<()> {
         stages: true,
         report_pages: args.report_pages,
         baseline: !args.no_baseline,
+        single_lr,
     };
     let ctx = RunContext::new(run, parse_device(&args.device)?)?;
     eprintln!(

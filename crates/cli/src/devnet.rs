@@ -57,6 +57,10 @@ pub struct DevnetArgs {
     chain: String,
     #[command(flatten)]
     subtensor: crate::subnet::SubtensorArgs,
+    /// Where every node trains and judges: `cpu`, `cuda:N` (a binary built with `--features
+    /// cuda`; the nodes share that GPU) or `auto`.
+    #[arg(long, default_value = "cpu", env = "GRADIENT_DEVICE")]
+    device: String,
     /// SIGKILL the validator and the first miner in the middle of window 1 and restart them.
     #[arg(long, hide = true)]
     chaos: bool,
@@ -158,6 +162,8 @@ pub fn run(args: DevnetArgs) -> Result<()> {
     if args.miners == 0 || args.windows == 0 {
         bail!("--miners and --windows must be positive");
     }
+    // Said once here rather than by every node process in its log.
+    gradient_model::parse_device(&args.device)?;
     let dir = prepare_dir(&args.dir)?;
     let wallets = dir.join("wallets");
     // Well-known keys derived from each node's name, so two devnets assign the same pages to
@@ -269,6 +275,7 @@ pub fn run(args: DevnetArgs) -> Result<()> {
             .arg("--state")
             .arg(dir.join("state").join(name))
             .args(["--last-window", &last_window.to_string()])
+            .args(["--device", &args.device])
             // Every bucket is on this machine (a directory or a local S3 server).
             .arg("--local-network")
             .args(if role == "miner" {

@@ -81,7 +81,8 @@ pub struct NodeArgs {
     pub read_access_key_id: Option<String>,
     #[arg(long, env = "GRADIENT_READ_SECRET_ACCESS_KEY")]
     pub read_secret_access_key: Option<String>,
-    /// `cpu` or `cuda:N`.
+    /// `cpu`, `cuda:N` (a binary built with `--features cuda`) or `auto` (the first GPU, else
+    /// the CPU).
     #[arg(long, default_value = "cpu", env = "GRADIENT_DEVICE")]
     pub device: String,
     /// Where progress and error-feedback state are kept [default: ~/.cache/gradient/state/…].

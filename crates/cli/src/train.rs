@@ -35,7 +35,8 @@ pub struct TrainArgs {
     /// Continue from the checkpoint in --out instead of starting fresh.
     #[arg(long, env = "GRADIENT_RESUME")]
     resume: bool,
-    /// `cpu` or `cuda:N`.
+    /// `cpu`, `cuda:N` (a binary built with `--features cuda`) or `auto` (the first GPU, else
+    /// the CPU).
     #[arg(long, default_value = "cpu", env = "GRADIENT_DEVICE")]
     device: String,
     /// Sequences per micro-batch.

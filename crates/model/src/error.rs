@@ -9,7 +9,7 @@ pub enum ModelError {
     #[error("invalid model config: {why}")]
     InvalidConfig { why: String },
 
-    #[error("unknown device `{spec}`: {why}")]
+    #[error("device `{spec}`: {why}")]
     Device { spec: String, why: String },
 
     #[error("parameter `{name}`: {why}")]

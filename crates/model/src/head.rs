@@ -5,11 +5,12 @@
 //! `p = softmax(h W^T)`, loss `= lse - logit[target]`, `dlogits = (p - onehot) * scale`,
 //! `dh = dlogits W` and `dW += dlogits^T h`. The caller feeds `dh` back into the trunk.
 //!
-//! The work runs on host memory in `head_host.rs` (one GEMM, one parallel pass, two GEMMs per
-//! chunk). The same computation in burn tensor operations, which a GPU backend would use, is
-//! kept in the tests below as the oracle the host kernel is checked against.
+//! On the CPU the work runs on host memory in `head_host.rs` (one GEMM, one parallel pass, two
+//! GEMMs per chunk). On any other device (a GPU) the same computation runs in burn tensor
+//! operations (`head_device.rs`), so nothing but the loss leaves the device. The tests below
+//! check that both compute the same thing.
 
-use burn::tensor::{Tensor, TensorData};
+use burn::tensor::{Device, Tensor, TensorData};
 
 use crate::error::ModelError;
 use crate::head_host::HeadInput;
@@ -22,6 +23,11 @@ pub(crate) struct HeadGrads {
     pub hidden: Tensor<2>,
     /// d(scale * loss_sum) / d weight, `[vocab, d]`.
     pub weight: Tensor<2>,
+}
+
+/// Whether tensors on `device` live in host memory, where the host kernel reads them for free.
+fn on_host(device: &Device) -> bool {
+    *device == Device::flex()
 }
 
 /// The kernel's input on host memory: `hidden` is `[rows, d]`, `weight` is `[vocab, d]`.
@@ -53,6 +59,9 @@ pub(crate) fn loss_sum(
     weight: &Tensor<2>,
     targets: &[u32],
 ) -> Result<f64, ModelError> {
+    if !on_host(&hidden.device()) {
+        return Ok(crate::head_device::loss_sum(hidden, weight, targets));
+    }
     Ok(host_input(hidden, weight, targets)?.loss_sum())
 }
 
@@ -67,6 +76,11 @@ pub(crate) fn loss_and_grads(
     let [rows, d] = hidden.dims();
     let [vocab, _] = weight.dims();
     let device = hidden.device();
+    if !on_host(&device) {
+        return Ok(crate::head_device::loss_and_grads(
+            hidden, weight, targets, scale,
+        ));
+    }
     let out = host_input(hidden, weight, targets)?.loss_and_grads(scale as f32);
     Ok(HeadGrads {
         loss_sum: out.loss_sum,
@@ -78,81 +92,7 @@ pub(crate) fn loss_and_grads(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use burn::tensor::{Device, IndexingUpdateOp, Int};
-
-    /// Logit elements per chunk of the oracle.
-    const CHUNK_ELEMENTS: usize = 8 << 20;
-
-    /// `(start, len)` of each row chunk.
-    fn chunks(rows: usize, vocab: usize) -> impl Iterator<Item = (usize, usize)> {
-        let step = (CHUNK_ELEMENTS / vocab.max(1)).clamp(1, rows.max(1));
-        (0..rows)
-            .step_by(step)
-            .map(move |start| (start, step.min(rows - start)))
-    }
-
-    fn targets_tensor(targets: &[u32], device: &Device) -> Tensor<1, Int> {
-        let ids: Vec<i32> = targets.iter().map(|&t| t as i32).collect();
-        Tensor::from_data(TensorData::new(ids, [targets.len()]), device)
-    }
-
-    /// Row-wise `log(sum(exp(x)))` as `[rows, 1]`, stable for any finite logits.
-    fn log_sum_exp(logits: Tensor<2>) -> Tensor<2> {
-        let max = logits.clone().max_dim(1);
-        (logits - max.clone()).exp().sum_dim(1).log() + max
-    }
-
-    fn tensor_loss_sum(hidden: Tensor<2>, weight: &Tensor<2>, targets: &[u32]) -> f64 {
-        let [vocab, _] = weight.dims();
-        let targets = targets_tensor(targets, &hidden.device());
-        let mut total: Option<Tensor<1>> = None;
-        for (start, n) in chunks(targets.dims()[0], vocab) {
-            let logits = hidden
-                .clone()
-                .narrow(0, start, n)
-                .matmul(weight.clone().transpose());
-            let t = targets.clone().narrow(0, start, n).reshape([n, 1]);
-            let chunk = (log_sum_exp(logits.clone()) - logits.gather(1, t)).sum();
-            total = Some(total.map_or(chunk.clone(), |acc| acc + chunk));
-        }
-        total.map_or(0.0, |t| t.into_scalar::<f32>() as f64)
-    }
-
-    fn tensor_loss_and_grads(
-        hidden: Tensor<2>,
-        weight: &Tensor<2>,
-        targets: &[u32],
-        scale: f64,
-    ) -> HeadGrads {
-        let [rows, d] = hidden.dims();
-        let [vocab, _] = weight.dims();
-        let device = hidden.device();
-        let targets = targets_tensor(targets, &device);
-        let mut loss_sum = Tensor::<1>::zeros([1], &device);
-        let mut d_weight = Tensor::<2>::zeros([vocab, d], &device);
-        let mut d_hidden = Vec::new();
-        for (start, n) in chunks(rows, vocab) {
-            let h = hidden.clone().narrow(0, start, n);
-            let logits = h.clone().matmul(weight.clone().transpose());
-            let t = targets.clone().narrow(0, start, n).reshape([n, 1]);
-            let lse = log_sum_exp(logits.clone());
-            loss_sum = loss_sum + (lse.clone() - logits.clone().gather(1, t.clone())).sum();
-            let minus_scale = Tensor::<2>::full([n, 1], -scale, &device);
-            let d_logits = (logits - lse).exp().mul_scalar(scale).scatter(
-                1,
-                t,
-                minus_scale,
-                IndexingUpdateOp::Add,
-            );
-            d_hidden.push(d_logits.clone().matmul(weight.clone()));
-            d_weight = d_weight + d_logits.transpose().matmul(h);
-        }
-        HeadGrads {
-            loss_sum: loss_sum.into_scalar::<f32>() as f64,
-            hidden: Tensor::cat(d_hidden, 0),
-            weight: d_weight,
-        }
-    }
+    use crate::head_device;
 
     fn tensor(values: Vec<f32>, shape: [usize; 2]) -> Tensor<2> {
         Tensor::from_data(TensorData::new(values, shape), &Device::flex())
@@ -178,9 +118,9 @@ mod tests {
         let (hidden, weight) = (tensor(h, [rows, d]), tensor(w, [vocab, d]));
 
         let host = loss_and_grads(hidden.clone(), &weight, &targets, 0.25).unwrap();
-        let dev = tensor_loss_and_grads(hidden.clone(), &weight, &targets, 0.25);
+        let dev = head_device::loss_and_grads(hidden.clone(), &weight, &targets, 0.25);
         let host_sum = loss_sum(hidden.clone(), &weight, &targets).unwrap();
-        let dev_sum = tensor_loss_sum(hidden, &weight, &targets);
+        let dev_sum = head_device::loss_sum(hidden, &weight, &targets);
         assert!((host.loss_sum - dev.loss_sum).abs() < 1e-4 * dev.loss_sum.abs());
         assert!((host_sum - dev_sum).abs() < 1e-4 * dev_sum.abs());
         assert_eq!(host.loss_sum.to_bits(), host_sum.to_bits());

@@ -32,6 +32,7 @@ mod config;
 mod device;
 mod error;
 mod head;
+mod head_device;
 mod head_host;
 pub mod hf;
 mod host_gemm;
@@ -44,7 +45,7 @@ mod transformer;
 
 pub use batch::Batch;
 pub use config::{GPT2_VOCAB, Init, ModelConfig, PRESETS, ParamSpec};
-pub use device::{Device, parse_device};
+pub use device::{CUDA_BUILT, Device, DeviceSpec, cuda_devices, describe, parse_device};
 pub use error::ModelError;
 pub use model::{Model, NamedParam};
 pub use optim::{AdamState, Schedule, TrainConfig};

@@ -58,6 +58,8 @@ pub struct QualitySetup {
     pub stages: bool,
     /// Also train the one-machine baseline (off for ablation rows that share one).
     pub baseline: bool,
+    /// The one machine's peak rate when it differs from the miners' (`None`: the run's).
+    pub single_lr: Option<f64>,
 }
 
 /// One window of the simulated network, with the loss after each stage on the report pages.
@@ -475,7 +477,7 @@ fn one_machine(
     let genesis = crate::owner::genesis_master(&ctx.run)?;
     let model: Model = ctx.model_from(&genesis.params)?;
     let config = TrainConfig {
-        lr: ctx.run.miner.lr,
+        lr: setup.single_lr.unwrap_or(ctx.run.miner.lr),
         total_steps: steps,
         weight_decay: ctx.run.miner.weight_decay,
         grad_clip: ctx.run.miner.grad_clip,

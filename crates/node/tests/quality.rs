@@ -38,6 +38,7 @@ fn single_pass(windows: u64, report_pages: usize, baseline: bool) -> (RunContext
         report_pages,
         stages: false,
         baseline,
+        single_lr: None,
     };
     (ctx, setup)
 }
@@ -86,6 +87,7 @@ fn network_and_one_machine_train_on_the_same_tokens() {
         report_pages: 2,
         stages: true,
         baseline: true,
+        single_lr: None,
     };
     let seen = std::sync::Mutex::new(Vec::new());
     let report = quality::run(&ctx, &setup, &|w| seen.lock().unwrap().push(w.window)).unwrap();

@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# The GPU check, on a machine with an NVIDIA GPU, in about 8 minutes. Run it in the repository
+# root with target-cuda/bundle.tar.zst from scripts/check-cuda-build.sh beside it (through the
+# device tool: carry target-cuda). It prints, each as one line:
+#   - the GPU, its driver and memory;
+#   - `small` trained N steps on cuda:0 and on the CPU from the same seed and data: the losses
+#     of both, step by step, and the largest difference (must stay under LOSS_TOL);
+#   - tokens/s of `gradient train` on cuda:0 for `150m`, and of PyTorch's LlamaForCausalLM of
+#     the same shape, batch and optimizer on the same GPU (bench/torch_train.py), eager f32 and
+#     eager bf16 autocast; the ratios; the peak memory of each;
+#   - `1b` trains 2 steps.
+#
+#   scripts/device-check.sh                 # STEPS=8 BATCH=8 LOSS_TOL=0.02 THROUGHPUT_STEPS=12
+set -euo pipefail
+cd "$(dirname "$0")/.."
+STEPS=${STEPS:-8}
+BATCH=${BATCH:-8}
+LOSS_TOL=${LOSS_TOL:-0.02}
+THROUGHPUT_STEPS=${THROUGHPUT_STEPS:-12}
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
+if [ -f target-cuda/bundle.tar.zst ]; then
+    zstd -q -d -c target-cuda/bundle.tar.zst | tar -C "$work" -xf -
+    bin="$work/gradient"
+    export LD_LIBRARY_PATH="$work/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+else
+    bin="${GRADIENT_BIN:?no target-cuda/bundle.tar.zst: run scripts/check-cuda-build.sh, or set GRADIENT_BIN}"
+fi
+# Kernels that use exp and log (softmax, SiLU) are linked against CUDA's libdevice.
+if [ -z "${CUDA_PATH:-}" ]; then
+    libdevice="$(ls /usr/local/cuda*/nvvm/libdevice/libdevice.10.bc \
+        "$(python3 -c 'import site; print(site.getsitepackages()[0])' 2>/dev/null)"/nvidia/cuda_nvcc/nvvm/libdevice/libdevice.10.bc \
+        2>/dev/null | head -1 || true)"
+    [ -n "$libdevice" ] && export CUDA_PATH="${libdevice%/nvvm/libdevice/*}"
+fi
+echo "CUDA_PATH=${CUDA_PATH:-unset}"
+
+train() { # preset device steps out
+    "$bin" train --preset "$1" --device "$2" --steps "$3" --batch-size "$BATCH" --warmup 2 \
+        --log-format json --eval-every 0 --save-every 0 --out "$work/$4" >"$work/$4.jsonl"
+}
+field() { # file event key: the values of key on lines of that event, one per line
+    python3 -c '
+import json, sys
+for line in open(sys.argv[1]):
+    if line.startswith("{"):
+        ev = json.loads(line)
+        if ev.get("event") == sys.argv[2] and sys.argv[3] in ev:
+            print(ev[sys.argv[3]])' "$@"
+}
+median() { python3 -c 'import statistics, sys; v = [float(x) for x in sys.stdin if x.strip()]; print(f"{statistics.median(v[2:] or v):.1f}")'; }
+
+echo "== small, $STEPS steps of batch $BATCH: cuda:0 against the CPU"
+train small cuda:0 "$STEPS" small-gpu
+RAYON_NUM_THREADS="$(nproc)" train small cpu "$STEPS" small-cpu
+paste <(field "$work/small-gpu.jsonl" step loss) <(field "$work/small-cpu.jsonl" step loss) |
+    python3 -c '
+import sys
+tol = float(sys.argv[1]); worst = 0.0
+for i, line in enumerate(sys.stdin):
+    g, c = map(float, line.split())
+    worst = max(worst, abs(g - c))
+    print(f"step {i + 1}: cuda {g:.5f} cpu {c:.5f} diff {g - c:+.2e}")
+print(f"largest loss difference {worst:.2e} (tolerance {tol})")
+sys.exit(0 if worst <= tol else 1)' "$LOSS_TOL"
+
+echo "== 150m, $THROUGHPUT_STEPS steps of batch $BATCH on cuda:0: gradient against PyTorch"
+train 150m cuda:0 "$THROUGHPUT_STEPS" m150 &
+pid=$!
+peak=0
+while kill -0 "$pid" 2>/dev/null; do
+    used="$(nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits | head -1)"
+    [ "$used" -gt "$peak" ] && peak="$used"
+    sleep 1
+done
+wait "$pid"
+ours="$(field "$work/m150.jsonl" step tokens_per_s | median)"
+echo "gradient 150m: $ours tokens/s, peak GPU memory ${peak} MiB (nvidia-smi)"
+for mode in f32 bf16; do
+    flag=(); [ "$mode" = bf16 ] && flag=(--bf16)
+    python3 bench/torch_train.py --preset 150m --device cuda --steps "$THROUGHPUT_STEPS" \
+        --batch-size "$BATCH" "${flag[@]}" >"$work/torch-$mode.jsonl"
+    theirs="$(field "$work/torch-$mode.jsonl" done tokens_per_s)"
+    mem="$(field "$work/torch-$mode.jsonl" done peak_memory_gib)"
+    python3 -c 'import sys; o, t = map(float, sys.argv[1:3]); print(f"pytorch 150m eager {sys.argv[3]}: {t:.1f} tokens/s, peak {float(sys.argv[4]):.2f} GiB; gradient/pytorch {o / t:.3f}")' \
+        "$ours" "$theirs" "$mode" "$mem"
+done
+
+echo "== 1b, 2 steps of batch 2 on cuda:0"
+BATCH=2 train 1b cuda:0 2 b1
+field "$work/b1.jsonl" step loss | sed 's/^/1b loss /'
