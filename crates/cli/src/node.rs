@@ -145,6 +145,7 @@ async fn join(args: &NodeArgs, role: &str) -> Result<Peer> {
     let key = wallet.hotkey()?;
     let coldkey = wallet.coldkey_account()?;
     let device = parse_device(&args.device)?;
+    tracing::info!(device = %gradient_model::describe(&device), "{role} computes on this device");
     let chain = open_chain(args.chain.as_deref(), &args.subtensor, args.netuid).await?;
     let (location, store) = open_store(&args.store)?;
     let mut read = S3Credentials::from_env();

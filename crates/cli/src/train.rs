@@ -126,6 +126,7 @@ pub fn run(args: TrainArgs, format: LogFormat) -> anyhow::Result<()> {
         args.steps,
         &args.preset,
         trainer.model().num_params(),
+        &gradient_model::describe(&device),
     );
     let first_step = trainer.steps_done();
     let initial_val = evaluate(&trainer)?;
@@ -181,7 +182,7 @@ struct Report {
 }
 
 impl Report {
-    fn new(format: LogFormat, steps: u64, preset: &str, params: usize) -> Self {
+    fn new(format: LogFormat, steps: u64, preset: &str, params: usize, device: &str) -> Self {
         let bar = (format == LogFormat::Text).then(|| {
             let bar = ProgressBar::new(steps);
             bar.set_style(
@@ -193,14 +194,16 @@ impl Report {
             say(
                 &bar,
                 format!(
-                    "training `{preset}` ({:.1}M parameters)",
+                    "training `{preset}` ({:.1}M parameters) on {device}",
                     params as f64 / 1e6
                 ),
             );
             bar
         });
         if format == LogFormat::Json {
-            emit(json!({"event": "start", "preset": preset, "params": params, "steps": steps}));
+            emit(
+                json!({"event": "start", "preset": preset, "params": params, "steps": steps, "device": device}),
+            );
         }
         Self { format, bar }
     }
