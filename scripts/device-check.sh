@@ -5,9 +5,9 @@
 #   - the GPU, its driver and memory;
 #   - `small` trained N steps on cuda:0 and on the CPU from the same seed and data: the losses
 #     of both, step by step, and the largest difference (must stay under LOSS_TOL);
-#   - tokens/s of `gradient train` on cuda:0 for `150m`, and of PyTorch's LlamaForCausalLM of
-#     the same shape, batch and optimizer on the same GPU (bench/torch_train.py), eager f32 and
-#     eager bf16 autocast; the ratios; the peak memory of each;
+#   - tokens/s of `gradient train` on cuda:0 for `150m` with f32 and with bf16 matmuls, and of
+#     PyTorch's LlamaForCausalLM of the same shape, batch and optimizer on the same GPU
+#     (bench/torch_train.py), eager f32 and eager bf16 autocast; the ratios; the peak memory;
 #   - `1b` trains 2 steps.
 #
 #   scripts/device-check.sh                 # STEPS=8 BATCH=8 LOSS_TOL=0.02 THROUGHPUT_STEPS=12
@@ -37,9 +37,21 @@ if [ -z "${CUDA_PATH:-}" ]; then
 fi
 echo "CUDA_PATH=${CUDA_PATH:-unset}"
 
-train() { # preset device steps out
+train() { # preset device steps out [flags]
     "$bin" train --preset "$1" --device "$2" --steps "$3" --batch-size "$BATCH" --warmup 2 \
-        --log-format json --eval-every 0 --save-every 0 --out "$work/$4" >"$work/$4.jsonl"
+        --log-format json --eval-every 0 --save-every 0 --out "$work/$4" "${@:5}" >"$work/$4.jsonl"
+}
+# Runs `train` in the background and prints the peak GPU memory nvidia-smi saw meanwhile.
+train_watched() {
+    train "$@" &
+    local pid=$! peak=0 used
+    while kill -0 "$pid" 2>/dev/null; do
+        used="$(nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits | head -1)"
+        [ "$used" -gt "$peak" ] && peak="$used"
+        sleep 1
+    done
+    wait "$pid"
+    echo "$peak"
 }
 field() { # file event key: the values of key on lines of that event, one per line
     python3 -c '
@@ -67,25 +79,21 @@ print(f"largest loss difference {worst:.2e} (tolerance {tol})")
 sys.exit(0 if worst <= tol else 1)' "$LOSS_TOL"
 
 echo "== 150m, $THROUGHPUT_STEPS steps of batch $BATCH on cuda:0: gradient against PyTorch"
-train 150m cuda:0 "$THROUGHPUT_STEPS" m150 &
-pid=$!
-peak=0
-while kill -0 "$pid" 2>/dev/null; do
-    used="$(nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits | head -1)"
-    [ "$used" -gt "$peak" ] && peak="$used"
-    sleep 1
+for mode in f32 bf16; do
+    peak="$(train_watched 150m cuda:0 "$THROUGHPUT_STEPS" "m150-$mode" --matmul "$mode")"
+    ours="$(field "$work/m150-$mode.jsonl" step tokens_per_s | median)"
+    echo "gradient 150m matmul $mode: $ours tokens/s, peak GPU memory ${peak} MiB (nvidia-smi)"
+    eval "ours_$mode=$ours"
 done
-wait "$pid"
-ours="$(field "$work/m150.jsonl" step tokens_per_s | median)"
-echo "gradient 150m: $ours tokens/s, peak GPU memory ${peak} MiB (nvidia-smi)"
 for mode in f32 bf16; do
     flag=(); [ "$mode" = bf16 ] && flag=(--bf16)
     python3 bench/torch_train.py --preset 150m --device cuda --steps "$THROUGHPUT_STEPS" \
         --batch-size "$BATCH" "${flag[@]}" >"$work/torch-$mode.jsonl"
     theirs="$(field "$work/torch-$mode.jsonl" done tokens_per_s)"
     mem="$(field "$work/torch-$mode.jsonl" done peak_memory_gib)"
-    python3 -c 'import sys; o, t = map(float, sys.argv[1:3]); print(f"pytorch 150m eager {sys.argv[3]}: {t:.1f} tokens/s, peak {float(sys.argv[4]):.2f} GiB; gradient/pytorch {o / t:.3f}")' \
-        "$ours" "$theirs" "$mode" "$mem"
+    ours_var="ours_$mode"
+    python3 -c 'import sys; o, t = map(float, sys.argv[1:3]); print(f"pytorch 150m eager {sys.argv[3]}: {t:.1f} tokens/s, peak {float(sys.argv[4]):.2f} GiB; gradient/pytorch ({sys.argv[3]} against {sys.argv[3]}) {o / t:.3f}")' \
+        "${!ours_var}" "$theirs" "$mode" "$mem"
 done
 
 echo "== 1b, 2 steps of batch 2 on cuda:0"

@@ -6,7 +6,9 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use clap::Args;
-use gradient_model::{Batch, Model, ModelConfig, TrainConfig, Trainer, checkpoint, parse_device};
+use gradient_model::{
+    Batch, Model, ModelConfig, Precision, TrainConfig, Trainer, checkpoint, parse_device,
+};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
@@ -39,6 +41,10 @@ pub struct TrainArgs {
     /// the CPU).
     #[arg(long, default_value = "cpu", env = "GRADIENT_DEVICE")]
     device: String,
+    /// The training step's matmuls: `f32`, or `bf16` inputs with f32 weights, optimizer state
+    /// and loss (mixed precision, for GPUs; scripts/device-check.sh measures both).
+    #[arg(long, default_value = "f32", value_parser = ["f32", "bf16"], env = "GRADIENT_MATMUL")]
+    matmul: String,
     /// Sequences per micro-batch.
     #[arg(long, default_value_t = 8, env = "GRADIENT_BATCH_SIZE")]
     batch_size: usize,
@@ -67,9 +73,11 @@ const EVAL_BATCHES: usize = 4;
 pub fn run(args: TrainArgs, format: LogFormat) -> anyhow::Result<()> {
     let device = parse_device(&args.device)?;
     let preset = ModelConfig::preset(&args.preset)?;
+    let matmul = Precision::parse(&args.matmul)?;
     // `--steps` more steps: the schedule spans what a resumed checkpoint already did too.
     let train_config = |steps_done: u64| TrainConfig {
         lr: args.lr,
+        matmul,
         warmup_steps: args.warmup,
         total_steps: steps_done + args.steps,
         ..TrainConfig::default()

@@ -48,5 +48,5 @@ pub use config::{GPT2_VOCAB, Init, ModelConfig, PRESETS, ParamSpec};
 pub use device::{CUDA_BUILT, Device, DeviceSpec, cuda_devices, describe, parse_device};
 pub use error::ModelError;
 pub use model::{Model, NamedParam};
-pub use optim::{AdamState, Schedule, TrainConfig};
+pub use optim::{AdamState, Precision, Schedule, TrainConfig};
 pub use train::{StepStats, Trainer};

@@ -7,6 +7,7 @@ use crate::config::{ModelConfig, ParamSpec};
 use crate::error::ModelError;
 use crate::head;
 use crate::init::init_param;
+use crate::optim::Precision;
 use crate::transformer::{Params, hidden_states};
 
 /// One parameter, flat, in Hugging Face naming and layout.
@@ -176,7 +177,11 @@ impl Model {
 
     /// Loss and gradients of the mean loss for one batch: the trunk through autodiff, the head
     /// through the fused kernel in `head.rs`.
-    pub(crate) fn loss_and_grads(&self, batch: &Batch) -> Result<LossAndGrads, ModelError> {
+    pub(crate) fn loss_and_grads(
+        &self,
+        batch: &Batch,
+        matmul: Precision,
+    ) -> Result<LossAndGrads, ModelError> {
         batch.check(&self.config)?;
         let tracked: Vec<Tensor<2>> = self
             .params
@@ -184,7 +189,7 @@ impl Model {
             .map(|p| p.clone().autodiff().require_grad())
             .collect();
         let hidden = hidden_states(
-            &Params::new(&self.config, &tracked),
+            &Params::new(&self.config, &tracked).with_matmul(matmul),
             batch.inputs(&self.device),
         );
         let head_index = Params::head_index(&self.config);
@@ -211,7 +216,7 @@ impl Model {
 
     /// Mean loss of `batch` and its gradient for every parameter, by name.
     pub fn loss_and_gradients(&self, batch: &Batch) -> Result<(f64, Vec<NamedParam>), ModelError> {
-        let lg = self.loss_and_grads(batch)?;
+        let lg = self.loss_and_grads(batch, Precision::F32)?;
         Ok((lg.loss, self.named(&lg.grads)?))
     }
 

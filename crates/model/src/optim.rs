@@ -25,6 +25,38 @@ pub struct TrainConfig {
     pub weight_decay: f64,
     /// Gradients are scaled down to this global L2 norm when above it; 0 disables clipping.
     pub grad_clip: f64,
+    /// The training step's matmuls: `f32`, or `bf16` inputs with the weights, optimizer state,
+    /// norms, softmax and loss in f32 (the usual mixed-precision recipe, for GPUs). Evaluation
+    /// is always f32, so validators agree whatever their miners train with. Left out of a
+    /// serialised config when f32.
+    #[serde(default, skip_serializing_if = "Precision::is_f32")]
+    pub matmul: Precision,
+}
+
+/// The precision of the training step's matrix products.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Precision {
+    #[default]
+    F32,
+    Bf16,
+}
+
+impl Precision {
+    pub fn is_f32(&self) -> bool {
+        *self == Precision::F32
+    }
+
+    /// `f32` or `bf16`, as a flag takes it.
+    pub fn parse(s: &str) -> Result<Self, ModelError> {
+        match s {
+            "f32" => Ok(Self::F32),
+            "bf16" => Ok(Self::Bf16),
+            other => Err(ModelError::InvalidConfig {
+                why: format!("matmul precision `{other}`: expected f32 or bf16"),
+            }),
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -49,6 +81,7 @@ impl Default for TrainConfig {
             eps: 1e-8,
             weight_decay: 0.1,
             grad_clip: 1.0,
+            matmul: Precision::F32,
         }
     }
 }

@@ -90,7 +90,7 @@ impl Trainer {
         let mut loss = 0.0;
         let mut grads: Option<Vec<Tensor<2>>> = None;
         for batch in micro_batches {
-            let lg = self.model.loss_and_grads(batch)?;
+            let lg = self.model.loss_and_grads(batch, self.config.matmul)?;
             loss += lg.loss;
             grads = Some(match grads {
                 None => lg.grads,

@@ -7,9 +7,10 @@
 
 use burn::tensor::activation::{silu, softmax};
 use burn::tensor::module::embedding;
-use burn::tensor::{Device, Int, Tensor, TensorData};
+use burn::tensor::{Device, FloatDType, Int, Tensor, TensorData};
 
 use crate::config::ModelConfig;
+use crate::optim::Precision;
 
 /// Additive mask value for future positions: large and finite (`-inf` gave NaN on flex).
 const MASKED: f32 = -1e9;
@@ -18,10 +19,12 @@ const MASKED: f32 = -1e9;
 pub(crate) struct Params<'a> {
     tensors: &'a [Tensor<2>],
     config: &'a ModelConfig,
+    matmul: Precision,
 }
 
 /// One block's parameters.
 struct Block<'a> {
+    matmul: Precision,
     attn_norm: &'a Tensor<2>,
     q: &'a Tensor<2>,
     k: &'a Tensor<2>,
@@ -38,7 +41,16 @@ const PER_BLOCK: usize = 9;
 impl<'a> Params<'a> {
     pub(crate) fn new(config: &'a ModelConfig, tensors: &'a [Tensor<2>]) -> Self {
         debug_assert_eq!(tensors.len(), config.param_specs().len());
-        Self { tensors, config }
+        Self {
+            tensors,
+            config,
+            matmul: Precision::F32,
+        }
+    }
+
+    /// The same parameters with the trunk's matrix products in `matmul`.
+    pub(crate) fn with_matmul(self, matmul: Precision) -> Self {
+        Self { matmul, ..self }
     }
 
     fn embed(&self) -> &'a Tensor<2> {
@@ -48,6 +60,7 @@ impl<'a> Params<'a> {
     fn block(&self, i: usize) -> Block<'a> {
         let t = &self.tensors[1 + i * PER_BLOCK..1 + (i + 1) * PER_BLOCK];
         Block {
+            matmul: self.matmul,
             attn_norm: &t[0],
             q: &t[1],
             k: &t[2],
@@ -93,9 +106,27 @@ pub(crate) fn hidden_states(params: &Params, tokens: Tensor<2, Int>) -> Tensor<2
     rms_norm(x, params.final_norm(), cfg.norm_eps)
 }
 
-/// `x @ w^T` for a Hugging Face `[out, in]` weight.
-fn linear(x: Tensor<2>, w: &Tensor<2>) -> Tensor<2> {
-    x.matmul(w.clone().transpose())
+/// `x @ w^T` for a Hugging Face `[out, in]` weight, in the block's matmul precision; the
+/// result is f32 either way, so everything around the products stays f32.
+fn linear(b: &Block, x: Tensor<2>, w: &Tensor<2>) -> Tensor<2> {
+    match b.matmul {
+        Precision::F32 => x.matmul(w.clone().transpose()),
+        Precision::Bf16 => bf16(x)
+            .matmul(bf16(w.clone()).transpose())
+            .cast(FloatDType::F32),
+    }
+}
+
+fn bf16<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    x.cast(FloatDType::BF16)
+}
+
+/// `a @ b` for the attention's batched products, in the block's matmul precision.
+fn product(b: &Block, x: Tensor<4>, y: Tensor<4>) -> Tensor<4> {
+    match b.matmul {
+        Precision::F32 => x.matmul(y),
+        Precision::Bf16 => bf16(x).matmul(bf16(y)).cast(FloatDType::F32),
+    }
 }
 
 fn rms_norm(x: Tensor<2>, gain: &Tensor<2>, eps: f64) -> Tensor<2> {
@@ -110,8 +141,9 @@ fn rms_norm(x: Tensor<2>, gain: &Tensor<2>, eps: f64) -> Tensor<2> {
 }
 
 fn mlp(b: &Block, h: Tensor<2>) -> Tensor<2> {
-    let gate = silu(linear(h.clone(), b.gate));
-    linear(gate * linear(h, b.up), b.down)
+    let gate = silu(linear(b, h.clone(), b.gate));
+    let up = linear(b, h, b.up);
+    linear(b, gate * up, b.down)
 }
 
 /// Causal grouped-query attention. The `group` query heads that share a KV head are stacked
@@ -129,23 +161,20 @@ fn attention(
     let group = cfg.n_heads / kv_heads;
     let heads = |x: Tensor<2>, n: usize| x.reshape([batch, time, n, hd]).swap_dims(1, 2);
 
-    let q = rope.apply(heads(linear(h.clone(), b.q), cfg.n_heads));
-    let k = rope.apply(heads(linear(h.clone(), b.k), kv_heads));
-    let v = heads(linear(h, b.v), kv_heads);
+    let q = rope.apply(heads(linear(b, h.clone(), b.q), cfg.n_heads));
+    let k = rope.apply(heads(linear(b, h.clone(), b.k), kv_heads));
+    let v = heads(linear(b, h, b.v), kv_heads);
 
     let q = q.reshape([batch, kv_heads, group * time, hd]);
-    let scores = q
-        .matmul(k.swap_dims(2, 3))
-        .mul_scalar((hd as f64).powf(-0.5));
+    let scores = product(b, q, k.swap_dims(2, 3)).mul_scalar((hd as f64).powf(-0.5));
     let scores = scores.reshape([batch, kv_heads, group, time, time])
         + mask.clone().reshape([1, 1, 1, time, time]);
     let probs = softmax(scores, 4).reshape([batch, kv_heads, group * time, time]);
-    let out = probs
-        .matmul(v)
+    let out = product(b, probs, v)
         .reshape([batch, cfg.n_heads, time, hd])
         .swap_dims(1, 2)
         .reshape([batch * time, cfg.n_heads * hd]);
-    linear(out, b.o)
+    linear(b, out, b.o)
 }
 
 fn causal_mask(time: usize, device: &Device) -> Tensor<2> {

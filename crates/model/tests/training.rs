@@ -4,7 +4,7 @@ mod common;
 
 use common::{cpu, micro_config};
 use gradient_model::synthetic::SyntheticStream;
-use gradient_model::{Batch, Model, ModelConfig, TrainConfig, Trainer};
+use gradient_model::{Batch, Model, ModelConfig, Precision, TrainConfig, Trainer};
 
 #[test]
 fn gradients_match_finite_differences() {
@@ -140,4 +140,45 @@ fn evaluation_is_deterministic() {
     let e1 = model.evaluate(&batch).unwrap();
     let e2 = model.evaluate(&batch).unwrap();
     assert_eq!(e1.to_bits(), e2.to_bits());
+}
+
+/// bf16 matmuls (the GPU recipe) train the same model as f32 to within bf16's rounding: the
+/// losses of the first steps agree to a few hundredths, both fall, and the weights stay f32.
+#[test]
+fn bf16_matmuls_track_f32_training() {
+    let batch = SyntheticStream::new(3, 2, 50257).batch(4, 32).unwrap();
+    let run = |matmul: Precision| {
+        let model = Model::new(ModelConfig::preset("tiny").unwrap(), 5, &cpu()).unwrap();
+        let train = TrainConfig {
+            warmup_steps: 2,
+            total_steps: 6,
+            matmul,
+            ..TrainConfig::default()
+        };
+        let mut trainer = Trainer::new(model, train).unwrap();
+        let losses: Vec<f64> = (0..6)
+            .map(|_| trainer.step(std::slice::from_ref(&batch)).unwrap().loss)
+            .collect();
+        let params = trainer.model().read_params().unwrap();
+        (losses, params)
+    };
+    let (f32_losses, f32_params) = run(Precision::F32);
+    let (bf16_losses, bf16_params) = run(Precision::Bf16);
+    for (a, b) in f32_losses.iter().zip(&bf16_losses) {
+        assert!(
+            (a - b).abs() < 0.05 * a.abs().max(1.0),
+            "{f32_losses:?} vs {bf16_losses:?}"
+        );
+    }
+    assert!(bf16_losses[5] < bf16_losses[0] - 0.5, "{bf16_losses:?}");
+    // Not the same run: the products really were rounded to bf16.
+    assert_ne!(f32_losses, bf16_losses);
+    assert_eq!(f32_params.len(), bf16_params.len());
+    assert_eq!(Precision::parse("bf16").unwrap(), Precision::Bf16);
+    assert!(
+        Precision::parse("fp8")
+            .unwrap_err()
+            .to_string()
+            .contains("f32 or bf16")
+    );
 }
