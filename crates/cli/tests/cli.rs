@@ -137,6 +137,16 @@ fn bad_input_is_a_clear_error_not_a_panic() {
             vec!["train", "--steps", "1", "--device", "tpu:0"],
             "unknown device",
         ),
+        // No machine of this project's has a GPU: the driver probe says so before burn would
+        // panic in a device thread (a machine with one gets "built without the `cuda` feature").
+        (
+            vec!["train", "--steps", "1", "--device", "cuda:0"],
+            if gradient_model::cuda_devices().unwrap_or(0) == 0 {
+                "--device cpu"
+            } else {
+                "`cuda` feature"
+            },
+        ),
         (
             vec![
                 "train",

@@ -39,7 +39,7 @@ impl DeviceSpec {
                 )),
                 None => Err(device_error(
                     spec,
-                    "expected `cpu`, `cuda`, `cuda:N` or `auto`",
+                    "unknown device; expected `cpu`, `cuda`, `cuda:N` or `auto`",
                 )),
             },
         }
