@@ -11,8 +11,14 @@
 #   - `1b` trains 2 steps.
 #
 #   scripts/device-check.sh                 # STEPS=8 BATCH=8 LOSS_TOL=0.02 THROUGHPUT_STEPS=12
+#   DEVICE=cpu CHECK=tiny SPEED=tiny BIG=tiny scripts/device-check.sh   # the plumbing, anywhere
 set -euo pipefail
 cd "$(dirname "$0")/.."
+DEVICE=${DEVICE:-cuda:0}
+CHECK=${CHECK:-small}
+SPEED=${SPEED:-150m}
+BIG=${BIG:-1b}
+TORCH_PY=${TORCH_PY:-python3}   # a Python with torch and transformers
 STEPS=${STEPS:-8}
 BATCH=${BATCH:-8}
 LOSS_TOL=${LOSS_TOL:-0.02}
@@ -64,10 +70,10 @@ for line in open(sys.argv[1]):
 }
 median() { python3 -c 'import statistics, sys; v = [float(x) for x in sys.stdin if x.strip()]; print(f"{statistics.median(v[2:] or v):.1f}")'; }
 
-echo "== small, $STEPS steps of batch $BATCH: cuda:0 against the CPU"
-train small cuda:0 "$STEPS" small-gpu
-RAYON_NUM_THREADS="$(nproc)" train small cpu "$STEPS" small-cpu
-paste <(field "$work/small-gpu.jsonl" step loss) <(field "$work/small-cpu.jsonl" step loss) |
+echo "== $CHECK, $STEPS steps of batch $BATCH: $DEVICE against the CPU"
+train "$CHECK" "$DEVICE" "$STEPS" check-gpu
+RAYON_NUM_THREADS="$(nproc)" train "$CHECK" cpu "$STEPS" check-cpu
+paste <(field "$work/check-gpu.jsonl" step loss) <(field "$work/check-cpu.jsonl" step loss) |
     python3 -c '
 import sys
 tol = float(sys.argv[1]); worst = 0.0
@@ -76,26 +82,31 @@ for i, line in enumerate(sys.stdin):
     worst = max(worst, abs(g - c))
     print(f"step {i + 1}: cuda {g:.5f} cpu {c:.5f} diff {g - c:+.2e}")
 print(f"largest loss difference {worst:.2e} (tolerance {tol})")
-sys.exit(0 if worst <= tol else 1)' "$LOSS_TOL"
+sys.exit(0 if worst <= tol else 1)' "$LOSS_TOL" || losses_differ=1
 
-echo "== 150m, $THROUGHPUT_STEPS steps of batch $BATCH on cuda:0: gradient against PyTorch"
+echo "== $SPEED, $THROUGHPUT_STEPS steps of batch $BATCH on $DEVICE: gradient against PyTorch"
 for mode in f32 bf16; do
-    peak="$(train_watched 150m cuda:0 "$THROUGHPUT_STEPS" "m150-$mode" --matmul "$mode")"
-    ours="$(field "$work/m150-$mode.jsonl" step tokens_per_s | median)"
-    echo "gradient 150m matmul $mode: $ours tokens/s, peak GPU memory ${peak} MiB (nvidia-smi)"
+    peak="$(train_watched "$SPEED" "$DEVICE" "$THROUGHPUT_STEPS" "speed-$mode" --matmul "$mode")"
+    ours="$(field "$work/speed-$mode.jsonl" step tokens_per_s | median)"
+    echo "gradient $SPEED matmul $mode: $ours tokens/s, peak GPU memory ${peak} MiB (nvidia-smi)"
     eval "ours_$mode=$ours"
 done
 for mode in f32 bf16; do
     flag=(); [ "$mode" = bf16 ] && flag=(--bf16)
-    python3 bench/torch_train.py --preset 150m --device cuda --steps "$THROUGHPUT_STEPS" \
+    "$TORCH_PY" bench/torch_train.py --preset "$SPEED" --device "${DEVICE%%:*}" --steps "$THROUGHPUT_STEPS" \
         --batch-size "$BATCH" "${flag[@]}" >"$work/torch-$mode.jsonl"
     theirs="$(field "$work/torch-$mode.jsonl" done tokens_per_s)"
     mem="$(field "$work/torch-$mode.jsonl" done peak_memory_gib)"
     ours_var="ours_$mode"
-    python3 -c 'import sys; o, t = map(float, sys.argv[1:3]); print(f"pytorch 150m eager {sys.argv[3]}: {t:.1f} tokens/s, peak {float(sys.argv[4]):.2f} GiB; gradient/pytorch ({sys.argv[3]} against {sys.argv[3]}) {o / t:.3f}")' \
+    python3 -c 'import sys; o, t = map(float, sys.argv[1:3]); print(f"pytorch eager {sys.argv[3]}: {t:.1f} tokens/s, peak {float(sys.argv[4]):.2f} GiB; gradient/pytorch ({sys.argv[3]} against {sys.argv[3]}) {o / t:.3f}")' \
         "${!ours_var}" "$theirs" "$mode" "$mem"
 done
 
-echo "== 1b, 2 steps of batch 2 on cuda:0"
-BATCH=2 train 1b cuda:0 2 b1
-field "$work/b1.jsonl" step loss | sed 's/^/1b loss /'
+echo "== $BIG, 2 steps of batch 2 on $DEVICE"
+BATCH=2 train "$BIG" "$DEVICE" 2 big
+field "$work/big.jsonl" step loss | sed "s/^/$BIG loss /"
+if [ -n "${losses_differ:-}" ]; then
+    echo "FAILED: $DEVICE and the CPU disagree by more than $LOSS_TOL (above)" >&2
+    exit 1
+fi
+echo "device check passed"
