@@ -36,6 +36,12 @@ pub struct SubtensorChain {
     netuid: u16,
     client: Mutex<Subtensor>,
     params: Mutex<Option<(Instant, SubnetParams)>>,
+    /// The last metagraph read, for the block it was read at. Nodes ask for it several times a
+    /// second (a training miner watching for the next master), and each read runs the
+    /// runtime's `get_neurons_lite` plus a storage read per neuron; within one block the answer
+    /// cannot change. Under chopsticks, which builds blocks on the same thread that answers,
+    /// reading it afresh every time starved block production on a 2-core machine.
+    metagraph: Mutex<Option<Metagraph>>,
 }
 
 impl SubtensorChain {
@@ -53,6 +59,7 @@ impl SubtensorChain {
             netuid,
             client: Mutex::new(client),
             params: Mutex::new(None),
+            metagraph: Mutex::new(None),
         })
     }
 
@@ -265,6 +272,15 @@ impl Chain for SubtensorChain {
 
     async fn metagraph(&self) -> Result<Metagraph, ChainError> {
         let head = self.head().await?;
+        if let Some(graph) = self
+            .metagraph
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .filter(|g| g.head == head)
+        {
+            return Ok(graph.clone());
+        }
         let netuid = self.netuid;
         let mut neurons = self
             .read(|c| async move { c.neurons(netuid).await })
@@ -278,11 +294,13 @@ impl Chain for SubtensorChain {
                     .await?;
             }
         }
-        Ok(Metagraph {
+        let graph = Metagraph {
             netuid,
             head,
             neurons: neurons.iter().map(neuron).collect(),
-        })
+        };
+        *self.metagraph.lock().unwrap_or_else(|e| e.into_inner()) = Some(graph.clone());
+        Ok(graph)
     }
 
     async fn commitment(&self, hotkey: &AccountId) -> Result<Option<Commitment>, ChainError> {
