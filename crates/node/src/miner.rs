@@ -204,6 +204,48 @@ pub fn training_stop_ms(end_ms: u64, deadline_ms: u64, finish_ms: u64, block_ms:
     end_ms.min(deadline_ms.saturating_sub(2 * finish_ms + block_ms))
 }
 
+/// When a window's training stops, reckoned again at every head block the miner sees: from
+/// the blocks left, not from the chain's timestamps against this machine's clock, so neither a
+/// clock that disagrees with the chain's nor a block time misjudged (a young chain, a chain
+/// that stalled while it was measured) can carry training past the deadline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StopPlan {
+    /// The window's last block and its deadline block.
+    pub end: u64,
+    pub deadline: u64,
+    /// Compressing plus uploading, as last measured.
+    pub finish_ms: u64,
+    /// Milliseconds per block as the chain reports it.
+    pub block_ms: u64,
+}
+
+impl StopPlan {
+    /// The head block at which training stops whatever the time says: the window's end, or
+    /// earlier by as many blocks as finishing needs ([`training_stop_ms`] in blocks).
+    pub fn last_block(&self) -> u64 {
+        let block_ms = self.block_ms.max(1);
+        let finish_blocks = (2 * self.finish_ms + block_ms).div_ceil(block_ms);
+        self.end.min(self.deadline.saturating_sub(finish_blocks))
+    }
+
+    /// Milliseconds of training left with `head` the chain's head block, seen `age_ms` after
+    /// it was stamped. The age counts for at most one block: a head older than that says the
+    /// clocks disagree, not that the block is late.
+    pub fn left_ms(&self, head: u64, age_ms: u64) -> u64 {
+        if head >= self.last_block() {
+            return 0;
+        }
+        let after = |block: u64| block.saturating_sub(head) * self.block_ms;
+        training_stop_ms(
+            after(self.end),
+            after(self.deadline),
+            self.finish_ms,
+            self.block_ms,
+        )
+        .saturating_sub(age_ms.min(self.block_ms))
+    }
+}
+
 /// Where a miner starts a window when its base master is one window old: the base plus its own
 /// delta of the previous window, which the master being made meanwhile will mostly contain.
 /// Training from there instead of from the base takes most of the staleness out of the next
@@ -255,7 +297,7 @@ pub async fn submit(
 
 #[cfg(test)]
 mod tests {
-    use super::training_stop_ms;
+    use super::{StopPlan, training_stop_ms};
 
     #[test]
     fn training_leaves_time_to_finish_before_the_deadline() {
@@ -266,5 +308,34 @@ mod tests {
         assert_eq!(training_stop_ms(24_000, 28_000, 3_000, 1_000), 21_000);
         // Never before time zero.
         assert_eq!(training_stop_ms(24_000, 28_000, 60_000, 1_000), 0);
+    }
+
+    #[test]
+    fn training_stops_by_the_blocks_left_whatever_the_block_time_says() {
+        // Window ends at block 24, deadline 28; the chain says 12 s blocks.
+        let plan = StopPlan {
+            end: 24,
+            deadline: 28,
+            finish_ms: 500,
+            block_ms: 12_000,
+        };
+        assert_eq!(plan.last_block(), 24);
+        // Seen at block 20, 3 s after its stamp: four blocks left, less the age.
+        assert_eq!(plan.left_ms(20, 3_000), 45_000);
+        // A head stamped far in the future or the past moves the stop by at most one block.
+        assert_eq!(plan.left_ms(20, 0), 48_000);
+        assert_eq!(plan.left_ms(20, 900_000), 36_000);
+        // Blocks came faster than the chain said: at the window's end training stops at once.
+        assert_eq!(plan.left_ms(24, 0), 0);
+        assert_eq!(plan.left_ms(30, 0), 0);
+        // Finishing took 3 s of 1 s blocks: stop by block 21 (28 - 7 blocks).
+        let slow = StopPlan {
+            finish_ms: 3_000,
+            block_ms: 1_000,
+            ..plan
+        };
+        assert_eq!(slow.last_block(), 21);
+        assert_eq!(slow.left_ms(20, 0), 1_000);
+        assert_eq!(slow.left_ms(21, 0), 0);
     }
 }

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::NodeError;
 use crate::master::Master;
-use crate::miner::{self, FEEDBACK_BETA, TrainReport};
+use crate::miner::{self, FEEDBACK_BETA, StopPlan, TrainReport};
 use crate::network::Buckets;
 use crate::peer::{Held, Peer, Synced};
 use gradient_store::StoreError;
@@ -99,11 +99,31 @@ struct TrainingJob {
     optimizer: Option<AdamState>,
     feedback: ErrorFeedback,
     feedback_path: PathBuf,
-    stop_at: std::time::Instant,
+    stop: Arc<StopAt>,
 }
 
-/// Trains `job` on a blocking thread, reporting each step, until `stop_at`; takes the newer
-/// master from `slot` once [`MinerNode::hand_over`] puts it there.
+/// When the training thread stops; the loop that watches the chain moves it as blocks come.
+struct StopAt(Mutex<std::time::Instant>);
+
+impl StopAt {
+    fn in_ms(ms: u64) -> Self {
+        StopAt(Mutex::new(
+            std::time::Instant::now() + Duration::from_millis(ms),
+        ))
+    }
+
+    fn get(&self) -> std::time::Instant {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn set_in_ms(&self, ms: u64) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) =
+            std::time::Instant::now() + Duration::from_millis(ms);
+    }
+}
+
+/// Trains `job` on a blocking thread, reporting each step, until its stop; takes the newer
+/// master from `slot` once [`MinerNode::supervise`] puts it there.
 fn spawn_training(
     job: TrainingJob,
     progress: OnEvent,
@@ -118,10 +138,11 @@ fn spawn_training(
             optimizer,
             mut feedback,
             feedback_path,
-            stop_at,
+            stop,
         } = job;
         let enough = |report: &TrainReport| {
             let now = std::time::Instant::now();
+            let stop_at = stop.get();
             progress(MinerEvent::Step {
                 window,
                 report: report.clone(),
@@ -324,16 +345,14 @@ impl MinerNode {
     ) -> Result<(), NodeError> {
         let ctx = self.peer.ctx.clone();
         let head = self.peer.chain.head().await?;
-        let block_ms = self.peer.chain.params().await?.block_time_ms;
-        let at = |block: u64| head.timestamp_ms + block.saturating_sub(head.block) * block_ms;
-        let stop_ms = miner::training_stop_ms(
-            at(ctx.windows.end(window)),
-            at(ctx.windows.deadline(window)),
-            (p.compress + p.upload).as_millis() as u64,
-            block_ms,
-        );
-        let left_ms = stop_ms.saturating_sub(SystemClock.now_ms());
-        let stop_at = std::time::Instant::now() + Duration::from_millis(left_ms);
+        let plan = StopPlan {
+            end: ctx.windows.end(window),
+            deadline: ctx.windows.deadline(window),
+            finish_ms: (p.compress + p.upload).as_millis() as u64,
+            block_ms: self.peer.chain.params().await?.block_time_ms,
+        };
+        let left_ms = plan.left_ms(head.block, head_age_ms(&head));
+        let stop = Arc::new(StopAt::in_ms(left_ms));
         let previous = p.previous.take().filter(|done| done.window + 1 == window);
         on_event(MinerEvent::Training {
             window,
@@ -361,7 +380,7 @@ impl MinerNode {
                 optimizer,
                 feedback: p.feedback.take().expect("the loop holds the feedback"),
                 feedback_path: self.feedback_path(),
-                stop_at,
+                stop: stop.clone(),
             },
             on_event.clone(),
             slot.clone(),
@@ -369,15 +388,17 @@ impl MinerNode {
         if let Some(trained) = p.pending.take() {
             self.upload(trained, p, on_event).await?;
         }
-        let latest = if window > base_index {
-            self.hand_over(buckets, window, p.held.as_ref(), &training, &slot)
-                .await
-        } else {
-            None
+        let watch = Watch {
+            slot: &slot,
+            stop: &stop,
+            plan,
+            seen: head.block,
+            follow: (window > base_index).then_some(window),
         };
-        let done = training
-            .await
-            .map_err(|e| NodeError::Invalid(format!("training thread: {e}")))??;
+        let (done, latest) = self
+            .supervise(buckets, p.held.as_ref(), training, watch)
+            .await;
+        let done = done.map_err(|e| NodeError::Invalid(format!("training thread: {e}")))??;
         self.record(p, window, base.hash, latest, done);
         Ok(())
     }
@@ -428,34 +449,65 @@ impl MinerNode {
         p.compress = done.compress;
     }
 
-    /// While `training` runs, follows master `index` (the one the window's delta is applied to)
-    /// and hands it to the training thread through `slot` once it is published. A failure to
-    /// follow is logged and retried: the window's training goes on either way, one master
-    /// behind.
-    async fn hand_over<T>(
+    /// While training runs: moves its stop at every new head block ([`StopPlan`]), and
+    /// follows the master the window's delta is applied to, handing it to the training thread
+    /// through the slot once it is published. Answers the training's outcome the moment it
+    /// ends, dropping a follow still under way (it only reads), so that the window's upload
+    /// never waits on a download. A failure to read the chain or to follow is logged and
+    /// retried: training goes on either way, one master behind, and stops by the last stop
+    /// reckoned.
+    async fn supervise<T>(
         &self,
         buckets: &Buckets,
-        index: u64,
         held: Option<&Held>,
-        training: &tokio::task::JoinHandle<T>,
-        slot: &Mutex<Option<Master>>,
+        mut training: tokio::task::JoinHandle<T>,
+        mut watch: Watch<'_>,
+    ) -> (
+        Result<T, tokio::task::JoinError>,
+        Option<crate::network::Fetched>,
+    ) {
+        let mut latest = None;
+        loop {
+            tokio::select! {
+                done = &mut training => return (done, latest),
+                fetched = self.watch_once(buckets, held, &mut watch) => {
+                    if let Some(fetched) = fetched {
+                        *watch.slot.lock().unwrap_or_else(|e| e.into_inner()) =
+                            Some(fetched.master.clone());
+                        watch.follow = None;
+                        latest = Some(fetched);
+                    }
+                }
+            }
+        }
+    }
+
+    /// One look at the chain for [`Self::supervise`]: the head, then the followed master;
+    /// then a pause.
+    async fn watch_once(
+        &self,
+        buckets: &Buckets,
+        held: Option<&Held>,
+        watch: &mut Watch<'_>,
     ) -> Option<crate::network::Fetched> {
-        while !training.is_finished() {
+        match self.peer.chain.head().await {
+            Ok(head) => watch.head(&head),
+            Err(e) => tracing::warn!("reading the head block while training: {e}"),
+        }
+        let mut found = None;
+        if let Some(index) = watch.follow {
             let followed = match self.peer.chain.metagraph().await {
                 Ok(graph) => self.peer.follow(buckets, &graph, index, held).await,
                 Err(e) => Err(e.into()),
             };
             match followed {
-                Ok(Some((fetched, _))) => {
-                    *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(fetched.master.clone());
-                    return Some(fetched);
-                }
+                Ok(Some((fetched, _))) => found = Some(fetched),
                 Ok(None) => {}
                 Err(e) => tracing::warn!(index, "following the latest master: {e}"),
             }
-            tokio::time::sleep(Duration::from_millis(250)).await;
         }
-        None
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        found
     }
 
     /// Publishes a compressed window before its deadline, then saves the state that goes with
@@ -513,6 +565,32 @@ impl MinerNode {
         p.state.last_submitted = Some(window);
         self.save_state(&p.state, Some(&residual))
     }
+}
+
+/// What [`MinerNode::supervise`] keeps for the training thread: the slot it takes a newer
+/// master from, its stop, the last head block the stop was reckoned at, and the master still
+/// to follow (none once handed over, or where the base is already the newest).
+struct Watch<'a> {
+    slot: &'a Mutex<Option<Master>>,
+    stop: &'a StopAt,
+    plan: StopPlan,
+    seen: u64,
+    follow: Option<u64>,
+}
+
+impl Watch<'_> {
+    fn head(&mut self, head: &gradient_chain::Head) {
+        if head.block != self.seen {
+            self.seen = head.block;
+            self.stop
+                .set_in_ms(self.plan.left_ms(head.block, head_age_ms(head)));
+        }
+    }
+}
+
+/// How long ago, by this machine's clock, the chain stamped `head`.
+fn head_age_ms(head: &gradient_chain::Head) -> u64 {
+    SystemClock.now_ms().saturating_sub(head.timestamp_ms)
 }
 
 /// The residual as the safetensors file the miner saves.

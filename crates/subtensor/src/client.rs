@@ -1,20 +1,26 @@
 //! [`Subtensor`]: one connection to a subtensor node, every call bounded in time, with call and
 //! storage shapes read from the metadata the node serves.
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use gradient_chain::{AccountId, Keypair};
+use subxt::OnlineClient;
+use subxt::config::{Header, RpcConfigFor};
 use subxt::dynamic::{self, Value};
 use subxt::ext::scale_value::Composite;
-use subxt::{OnlineClient, SubstrateConfig};
+use subxt::rpcs::{LegacyRpcMethods, RpcClient};
+use subxt::utils::H256;
 
+use crate::config::{ChainConfig, RuntimeVersion};
 use crate::error::SubtensorError;
 use crate::network::Endpoint;
 use crate::signer::Signer;
 use crate::value;
 
-type Client = OnlineClient<SubstrateConfig>;
-type AtBlock = subxt::OnlineClientAtBlock<SubstrateConfig>;
+type Client = OnlineClient<ChainConfig>;
+type AtBlock = subxt::OnlineClientAtBlock<ChainConfig>;
+type Rpc = LegacyRpcMethods<RpcConfigFor<ChainConfig>>;
 
 /// A finalized block: its number, hash and the time the chain recorded for it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,9 +55,20 @@ impl Default for Timeouts {
     }
 }
 
+/// The finalized head as last read: the client at it and its [`Block`]. Nodes ask for the head
+/// several times a second; while it stands, one cheap call (its hash) answers them.
+#[derive(Clone)]
+struct HeadAt {
+    at: AtBlock,
+    block: Block,
+}
+
 #[derive(Clone)]
 pub struct Subtensor {
     client: Client,
+    rpc: Rpc,
+    config: ChainConfig,
+    head: Arc<Mutex<Option<HeadAt>>>,
     url: String,
     timeouts: Timeouts,
 }
@@ -59,19 +76,31 @@ pub struct Subtensor {
 impl Subtensor {
     pub async fn connect(endpoint: &Endpoint, timeouts: Timeouts) -> Result<Self, SubtensorError> {
         let url = endpoint.url.clone();
-        let connect = Client::from_insecure_url(&url);
-        let client = tokio::time::timeout(timeouts.answer, connect)
+        let config = ChainConfig::default();
+        let connect = async {
+            let rpc = RpcClient::from_insecure_url(&url)
+                .await
+                .map_err(|e| e.to_string())?;
+            let client = Client::from_rpc_client_with_config(config.clone(), rpc.clone())
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok::<_, String>((client, Rpc::new(rpc)))
+        };
+        let (client, rpc) = tokio::time::timeout(timeouts.answer, connect)
             .await
             .map_err(|_| SubtensorError::Connect {
                 url: url.clone(),
                 why: format!("no answer within {:?}", timeouts.answer),
             })?
-            .map_err(|e| SubtensorError::Connect {
+            .map_err(|why| SubtensorError::Connect {
                 url: url.clone(),
-                why: e.to_string(),
+                why,
             })?;
         Ok(Subtensor {
             client,
+            rpc,
+            config,
+            head: Arc::default(),
             url,
             timeouts,
         })
@@ -101,20 +130,74 @@ impl Subtensor {
 
     pub(crate) async fn at(&self, number: Option<u64>) -> Result<AtBlock, SubtensorError> {
         match number {
-            None => {
-                self.bounded("the finalized head", self.client.at_current_block())
-                    .await
-            }
+            None => Ok(self.head_at().await?.at),
             Some(n) => {
-                self.bounded(&format!("block {n}"), self.client.at_block(n))
-                    .await
+                let hash = self
+                    .bounded(
+                        &format!("block {n}"),
+                        self.rpc.chain_get_block_hash(Some(n.into())),
+                    )
+                    .await?
+                    .ok_or_else(|| SubtensorError::shape(format!("block {n}"), "no such block"))?;
+                self.at_hash(hash, n).await
             }
         }
     }
 
+    /// The client at the finalized head, read again only once the head has moved.
+    async fn head_at(&self) -> Result<HeadAt, SubtensorError> {
+        let hash = self
+            .bounded("the finalized head", self.rpc.chain_get_finalized_head())
+            .await?;
+        let cached = self.head.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        if let Some(head) = cached.filter(|h| h.block.hash == hash.0) {
+            return Ok(head);
+        }
+        let header = self
+            .bounded("the finalized head", self.rpc.chain_get_header(Some(hash)))
+            .await?
+            .ok_or_else(|| SubtensorError::shape("the finalized head", "no header for its hash"))?;
+        let at = self.at_hash(hash, header.number()).await?;
+        let block = self.block_at(&at).await?;
+        let head = HeadAt { at, block };
+        *self.head.lock().unwrap_or_else(|e| e.into_inner()) = Some(head.clone());
+        Ok(head)
+    }
+
+    /// The client at block `number` whose hash is `hash`, its runtime version asked of the
+    /// node's cache rather than of the runtime ([`ChainConfig`]).
+    async fn at_hash(&self, hash: H256, number: u64) -> Result<AtBlock, SubtensorError> {
+        if self.config.known(number).is_none() {
+            let version = self
+                .bounded(
+                    &format!("the runtime version at block {number}"),
+                    self.rpc.state_get_runtime_version(Some(hash)),
+                )
+                .await?;
+            self.config.remember(
+                number,
+                RuntimeVersion {
+                    spec_version: version.spec_version,
+                    transaction_version: version.transaction_version,
+                },
+            );
+        }
+        self.bounded(
+            &format!("block {number}"),
+            self.client.at_block_hash_and_number(hash, number),
+        )
+        .await
+    }
+
     /// The last finalized block, or block `number`.
     pub async fn block(&self, number: Option<u64>) -> Result<Block, SubtensorError> {
-        let at = self.at(number).await?;
+        match number {
+            None => Ok(self.head_at().await?.block),
+            Some(_) => self.block_at(&self.at(number).await?).await,
+        }
+    }
+
+    async fn block_at(&self, at: &AtBlock) -> Result<Block, SubtensorError> {
         let now = dynamic::storage::<(), u64>("Timestamp", "Now");
         let stored = self
             .bounded("Timestamp.Now", at.storage().fetch(now, ()))
@@ -259,7 +342,7 @@ pub struct Events {
 
 impl Events {
     fn read(
-        events: &subxt::extrinsics::ExtrinsicEvents<SubstrateConfig>,
+        events: &subxt::extrinsics::ExtrinsicEvents<ChainConfig>,
     ) -> Result<Events, SubtensorError> {
         let mut out = Vec::new();
         for event in events.iter() {

@@ -31,6 +31,7 @@
 pub mod chain;
 pub mod client;
 pub mod commit_reveal;
+pub mod config;
 pub mod error;
 pub mod hyperparams;
 pub mod network;

@@ -1,13 +1,13 @@
 //! Our sr25519 [`Keypair`] as subxt's signer: the same key and signing context (`substrate`)
 //! as `bittensor-wallet`, so a btcli wallet signs here without its secret leaving this crate.
 
+use crate::config::ChainConfig;
 use gradient_chain::Keypair;
-use subxt::SubstrateConfig;
 use subxt::utils::{AccountId32, MultiSignature};
 
 pub struct Signer<'a>(pub &'a Keypair);
 
-impl subxt::tx::Signer<SubstrateConfig> for Signer<'_> {
+impl subxt::tx::Signer<ChainConfig> for Signer<'_> {
     fn account_id(&self) -> AccountId32 {
         AccountId32(self.0.account().0)
     }
