@@ -4,7 +4,9 @@
 //! - [`Subtensor`]: one connection; every answer bounded in time ([`Timeouts`]), every call
 //!   waited for until finalized, a refusal decoded to the pallet's error by name
 //!   ([`SubtensorError::Refused`]). Call and storage shapes come from the metadata the node
-//!   serves, so one client reads spec 218 and later runtimes.
+//!   serves, so one client reads spec 218 and later runtimes. The head is read once per
+//!   block, and each block's runtime version comes from the node's cache ([`config`]), not
+//!   from a runtime call: nodes poll the head several times a second.
 //! - Subnet calls on it: `register_network`, `burned_register`, `set_commitment` /
 //!   `commitment` (our bucket commitment in one `Raw` field), `set_weights`, `neurons`
 //!   ([`NeuronLite`]), and `sudo` for test chains.
