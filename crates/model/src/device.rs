@@ -58,8 +58,10 @@ fn device_error(spec: &str, why: impl Into<String>) -> ModelError {
 pub fn parse_device(spec: &str) -> Result<Device, ModelError> {
     match DeviceSpec::parse(spec)? {
         DeviceSpec::Cpu => Ok(Device::flex()),
+        // A binary without the feature has no use for the driver: no probe.
+        DeviceSpec::Auto if !CUDA_BUILT => Ok(Device::flex()),
         DeviceSpec::Auto => Ok(match gpu::cuda_devices() {
-            Ok(n) if n > 0 && CUDA_BUILT => cuda(0),
+            Ok(n) if n > 0 => cuda(0),
             _ => Device::flex(),
         }),
         DeviceSpec::Cuda { index } => {
@@ -107,9 +109,15 @@ fn cuda(_index: usize) -> Device {
     unreachable!("callers check CUDA_BUILT first")
 }
 
+/// Whether tensors on `device` live in host memory (flex), where host kernels read them
+/// without a copy.
+pub(crate) fn on_host(device: &Device) -> bool {
+    *device == Device::flex()
+}
+
 /// Which device a parsed device is, in words for logs and reports.
 pub fn describe(device: &Device) -> String {
-    if *device == Device::flex() {
+    if on_host(device) {
         "cpu (flex)".to_string()
     } else {
         format!("{device:?}")

@@ -10,8 +10,9 @@
 //! operations (`head_device.rs`), so nothing but the loss leaves the device. The tests below
 //! check that both compute the same thing.
 
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Tensor, TensorData};
 
+use crate::device::on_host;
 use crate::error::ModelError;
 use crate::head_host::HeadInput;
 
@@ -23,11 +24,6 @@ pub(crate) struct HeadGrads {
     pub hidden: Tensor<2>,
     /// d(scale * loss_sum) / d weight, `[vocab, d]`.
     pub weight: Tensor<2>,
-}
-
-/// Whether tensors on `device` live in host memory, where the host kernel reads them for free.
-fn on_host(device: &Device) -> bool {
-    *device == Device::flex()
 }
 
 /// The kernel's input on host memory: `hidden` is `[rows, d]`, `weight` is `[vocab, d]`.
@@ -93,6 +89,7 @@ pub(crate) fn loss_and_grads(
 mod tests {
     use super::*;
     use crate::head_device;
+    use burn::tensor::Device;
 
     fn tensor(values: Vec<f32>, shape: [usize; 2]) -> Tensor<2> {
         Tensor::from_data(TensorData::new(values, shape), &Device::flex())
