@@ -87,6 +87,11 @@ fn the_network_runs_on_s3() {
             &prefix,
             "--adversaries",
             &adversaries,
+            // Ten miners and a validator on two cores: judging a window took 32 to 40 s, so at
+            // one-second blocks (24 s windows) master 1 came out in window 2, whose miners had
+            // time for one step and were refused: the master stood still.
+            "--block-seconds",
+            "2",
         ],
         &env,
     );

@@ -140,15 +140,19 @@ fn spawn_training(
             feedback_path,
             stop,
         } = job;
+        // A step is not started that would end after the stop: on a loaded machine one step
+        // took 2.5 s, and finishing it past the stop made an upload a block late.
+        let stepped = std::cell::Cell::new(std::time::Instant::now());
         let enough = |report: &TrainReport| {
             let now = std::time::Instant::now();
+            let step = now.saturating_duration_since(stepped.replace(now));
             let stop_at = stop.get();
             progress(MinerEvent::Step {
                 window,
                 report: report.clone(),
                 seconds_left: stop_at.saturating_duration_since(now).as_secs_f64(),
             });
-            now >= stop_at
+            now + step >= stop_at
         };
         let newer = |_: &TrainReport| slot.lock().unwrap_or_else(|e| e.into_inner()).take();
         let trained =
@@ -247,8 +251,9 @@ impl MinerNode {
 
     /// Registers and commits the bucket if needed, then mines window after window: training
     /// fills each window up to the point where compressing and uploading still end before the
-    /// deadline, and the upload of one window overlaps the training of the next, so compute
-    /// does not wait on the network.
+    /// deadline, and a window is uploaded as soon as it is compressed, before the next window's
+    /// base is followed (an upload is milliseconds to a second; a replay or a download of the
+    /// base can be seconds).
     pub async fn run(&self, on_event: OnEvent) -> Result<(), NodeError> {
         let uid = self.peer.join().await?;
         on_event(MinerEvent::Registered { uid });
@@ -299,16 +304,18 @@ impl MinerNode {
             tokio::time::sleep(Duration::from_millis(200)).await;
             return Ok(true);
         };
+        // The last window's upload first: following the base may replay or download a master
+        // (seconds on a loaded machine: an upload that waited on it was a block late), and the
+        // deadline does not wait.
+        if let Some(trained) = p.pending.take() {
+            self.upload(trained, p, on_event).await?;
+            return Ok(true);
+        }
         let base_index = windows.base_master(window);
         let graph = self.peer.chain.metagraph().await?;
         let held = p.held.as_ref();
         let Some((base, synced)) = self.peer.follow(buckets, &graph, base_index, held).await?
         else {
-            // Waiting on the master must not make the last window's upload late.
-            if let Some(trained) = p.pending.take() {
-                self.upload(trained, p, on_event).await?;
-                return Ok(true);
-            }
             if head.block + 1 >= windows.end(window) {
                 on_event(MinerEvent::Skipped {
                     window,
@@ -332,8 +339,9 @@ impl MinerNode {
 
     /// Trains `window` from its base (eagerly moved by the previous window's delta) until
     /// compressing and uploading must start, compresses in the same thread, and meanwhile
-    /// uploads the previous window and follows the master the delta will be applied to,
-    /// moving training onto it once it is published (see [`miner::train_on`]).
+    /// follows the master the delta will be applied to, moving training onto it once it is
+    /// published (see [`miner::train_on`]). The trained window is left pending; the loop
+    /// uploads it before anything else.
     async fn train(
         &self,
         p: &mut Progress,
@@ -385,9 +393,6 @@ impl MinerNode {
             on_event.clone(),
             slot.clone(),
         );
-        if let Some(trained) = p.pending.take() {
-            self.upload(trained, p, on_event).await?;
-        }
         let watch = Watch {
             slot: &slot,
             stop: &stop,
