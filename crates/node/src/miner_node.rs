@@ -282,18 +282,20 @@ impl MinerNode {
         buckets: &Buckets,
         on_event: &OnEvent,
     ) -> Result<bool, NodeError> {
+        // The last window's upload first: following the next base may replay or download a
+        // master (seconds on a loaded machine: an upload that waited on it was a block late),
+        // and the deadline does not wait.
+        if let Some(trained) = p.pending.take() {
+            self.upload(trained, p, on_event).await?;
+            return Ok(true);
+        }
         let windows = self.peer.ctx.windows;
         let head = self.peer.chain.head().await?;
         let finished = |w: u64| self.peer.last_window.is_some_and(|last| w > last);
         let current = windows.window_at(head.block);
         // The window to train next: the current one, unless it is done.
         let next = current.filter(|&w| p.state.last_submitted.is_none_or(|done| done < w));
-        let next = next.filter(|&w| p.pending.as_ref().is_none_or(|t| t.window < w));
         let Some(window) = next.filter(|&w| !finished(w)) else {
-            if let Some(trained) = p.pending.take() {
-                self.upload(trained, p, on_event).await?;
-                return Ok(true);
-            }
             if current.is_some_and(finished)
                 || p.state
                     .last_submitted
@@ -304,13 +306,6 @@ impl MinerNode {
             tokio::time::sleep(Duration::from_millis(200)).await;
             return Ok(true);
         };
-        // The last window's upload first: following the base may replay or download a master
-        // (seconds on a loaded machine: an upload that waited on it was a block late), and the
-        // deadline does not wait.
-        if let Some(trained) = p.pending.take() {
-            self.upload(trained, p, on_event).await?;
-            return Ok(true);
-        }
         let base_index = windows.base_master(window);
         let graph = self.peer.chain.metagraph().await?;
         let held = p.held.as_ref();
