@@ -26,12 +26,17 @@ pub struct DevnetArgs {
     #[arg(long, default_value_t = 3, env = "GRADIENT_DEVNET_MINERS")]
     miners: usize,
     /// Windows to run.
-    #[arg(long, default_value_t = 6, env = "GRADIENT_DEVNET_WINDOWS")]
+    #[arg(long, default_value_t = 5, env = "GRADIENT_DEVNET_WINDOWS")]
     windows: u64,
     /// Hostile miners to add, one of each kind named: noise, lazy, copy, stale, late, garbage,
     /// replay, inflate, mix, echo, elsewhere, resign, previous (`all` for every kind).
     #[arg(long, value_delimiter = ',', env = "GRADIENT_DEVNET_ADVERSARIES")]
     adversaries: Vec<String>,
+    /// Blocks per window. Judging a window takes the validator a fixed time (about 20 s of
+    /// two loaded cores for three miners) while the miners train on what is left: longer
+    /// windows give training the larger share. Miners get two pages for every three blocks.
+    #[arg(long, default_value_t = 44, env = "GRADIENT_DEVNET_BLOCKS_PER_WINDOW")]
+    blocks_per_window: u64,
     /// Seconds per block.
     #[arg(long, default_value_t = 1.0, env = "GRADIENT_DEVNET_BLOCK_SECONDS")]
     block_seconds: f64,
@@ -210,6 +215,12 @@ pub fn run(args: DevnetArgs) -> Result<()> {
     if let Some(steps) = args.inner_steps {
         run.miner.inner_steps = steps;
     }
+    // About one pass over the window's pages on two cores at one-second blocks (16 pages in
+    // 24 blocks): each page is seen once.
+    run.windows.blocks_per_window = args.blocks_per_window;
+    run.miner.pages_per_window = (args.blocks_per_window as usize * 2).div_ceil(3).max(1);
+    run.validate()
+        .map_err(|e| anyhow::anyhow!("--blocks-per-window {}: {e}", args.blocks_per_window))?;
     // A devnet knows how long it runs: the miners anneal their rate over it, as one machine
     // training the same tokens would.
     run.miner.lr_decay_windows = args.windows;

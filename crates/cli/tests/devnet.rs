@@ -7,7 +7,8 @@ use std::process::Command;
 fn devnet_trains_the_master_and_writes_a_report() {
     let dir = tempfile::tempdir().unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_gradient"))
-        .args(["devnet", "--windows", "2", "--miners", "3", "--dir"])
+        .args(["devnet", "--windows", "2", "--miners", "3"])
+        .args(["--blocks-per-window", "24", "--dir"])
         .arg(dir.path().join("devnet"))
         .env("GRADIENT_CACHE", dir.path().join("cache"))
         .output()

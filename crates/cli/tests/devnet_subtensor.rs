@@ -24,7 +24,15 @@ fn a_devnet_on_subtensor_trains_the_master_and_sets_weights_on_chain() {
             "--subtensor.chain_endpoint",
         ])
         .arg(&net.url)
-        .args(["--windows", "3", "--miners", "2", "--dir"])
+        .args([
+            "--windows",
+            "3",
+            "--miners",
+            "2",
+            "--blocks-per-window",
+            "24",
+            "--dir",
+        ])
         .arg(dir.path().join("devnet"))
         .env("GRADIENT_CACHE", dir.path().join("cache"))
         .output()

@@ -381,15 +381,16 @@ pub struct Judgement {
     pub decision: Decision,
 }
 
-/// Measures each planned vector on the evaluation pages, its miner's own pages and the own
-/// pages of the miners it is a control for, then puts each miner's [`Measurement`] together
-/// with its controls' gains on the same pages.
+/// Measures each planned vector on the evaluation pages and its miner's own pages; then, for
+/// the miners `pick_controls` gives controls from those raw measurements, each control's
+/// vector on their own pages too, and puts each miner's [`Measurement`] together with its
+/// controls' gains on the same pages.
 fn measure_planned(
     judge: &Judge,
     received: &[Received],
     planned: &Planned,
     vectors: &[Option<&[Vec<f32>]>],
-    controls: &[Vec<usize>],
+    pick_controls: impl FnOnce(&[Option<Measurement>]) -> Vec<Vec<usize>>,
 ) -> Result<Vec<Option<Measurement>>, NodeError> {
     let n = received.len();
     // Per measured miner: its own pages, and the evaluation pages it recently trained.
@@ -413,46 +414,88 @@ fn measure_planned(
         };
         let model = judge.model_with(&vector)?;
         eval[i] = Some(judge.eval.measure(judge.ctx, &model, &[])?);
-        for j in (0..n).filter(|&j| j == i || controls[j].contains(&i)) {
-            let pages = own_pages[j].as_ref().expect("a control is measured");
+        let pages = own_pages[i]
+            .as_ref()
+            .expect("a measured miner has own pages");
+        own[i].insert(i, pages.measure(judge.ctx, &model, &[])?);
+    }
+    let pages = MeasuredPages {
+        judge,
+        own_pages: &own_pages,
+        trained: &trained,
+        eval: &eval,
+    };
+    let no_controls = vec![Vec::new(); n];
+    let controls = pick_controls(&pages.assemble(&own, &no_controls));
+    // Only the controls' own-page losses are new: their evaluation pages are measured above.
+    for (i, (plan, r)) in planned.plans.iter().zip(received).enumerate() {
+        let judged: Vec<usize> = (0..n).filter(|&j| controls[j].contains(&i)).collect();
+        if judged.is_empty() {
+            continue;
+        }
+        let vector = planned_vector(plan, r, vectors).expect("a control is measured");
+        let model = judge.model_with(&vector)?;
+        for j in judged {
+            let pages = own_pages[j].as_ref().expect("a judged miner has own pages");
             own[j].insert(i, pages.measure(judge.ctx, &model, &[])?);
         }
     }
-    let mut measured = Vec::with_capacity(n);
-    for j in 0..n {
-        let (Some(eval_j), Some(own_j)) = (&eval[j], own[j].get(&j)) else {
-            measured.push(None);
-            continue;
-        };
-        let kept: Vec<usize> = (0..judge.eval.numbers.len())
-            .filter(|&p| !trained[j].contains(&judge.eval.numbers[p]))
-            .collect();
-        let own_numbers = &own_pages[j].as_ref().expect("measured").numbers;
-        let mut with_controls = Vec::with_capacity(controls[j].len());
-        for &c in &controls[j] {
-            // A control's recent pages are in its delta: no reference on those.
-            let gain =
-                |number: u64, loss: &PageLoss| (!trained[c].contains(&number)).then(|| loss.gain());
-            let eval_c = eval[c].as_ref().expect("a control is measured");
-            with_controls.push(Control {
-                eval: kept
-                    .iter()
-                    .map(|&p| gain(judge.eval.numbers[p], &eval_c[p]))
-                    .collect(),
-                own: own_numbers
-                    .iter()
-                    .zip(&own[j][&c])
-                    .map(|(&n, l)| gain(n, l))
-                    .collect(),
-            });
+    Ok(pages.assemble(&own, &controls))
+}
+
+/// What [`measure_planned`] measured, before the measurements are put together.
+struct MeasuredPages<'a> {
+    judge: &'a Judge<'a>,
+    own_pages: &'a [Option<Pages>],
+    trained: &'a [Vec<u64>],
+    eval: &'a [Option<Vec<PageLoss>>],
+}
+
+impl MeasuredPages<'_> {
+    /// Each measured miner's [`Measurement`], with the gains of `controls[j]` on its pages.
+    fn assemble(
+        &self,
+        own: &[BTreeMap<usize, Vec<PageLoss>>],
+        controls: &[Vec<usize>],
+    ) -> Vec<Option<Measurement>> {
+        let (judge, trained) = (self.judge, self.trained);
+        let mut measured = Vec::with_capacity(own.len());
+        for j in 0..own.len() {
+            let (Some(eval_j), Some(own_j)) = (&self.eval[j], own[j].get(&j)) else {
+                measured.push(None);
+                continue;
+            };
+            let kept: Vec<usize> = (0..judge.eval.numbers.len())
+                .filter(|&p| !trained[j].contains(&judge.eval.numbers[p]))
+                .collect();
+            let own_numbers = &self.own_pages[j].as_ref().expect("measured").numbers;
+            let mut with_controls = Vec::with_capacity(controls[j].len());
+            for &c in &controls[j] {
+                // A control's recent pages are in its delta: no reference on those.
+                let gain = |number: u64, loss: &PageLoss| {
+                    (!trained[c].contains(&number)).then(|| loss.gain())
+                };
+                let eval_c = self.eval[c].as_ref().expect("a control is measured");
+                with_controls.push(Control {
+                    eval: kept
+                        .iter()
+                        .map(|&p| gain(judge.eval.numbers[p], &eval_c[p]))
+                        .collect(),
+                    own: own_numbers
+                        .iter()
+                        .zip(&own[j][&c])
+                        .map(|(&n, l)| gain(n, l))
+                        .collect(),
+                });
+            }
+            measured.push(Some(Measurement {
+                eval: kept.iter().map(|&p| eval_j[p]).collect(),
+                own: own_j.clone(),
+                controls: with_controls,
+            }));
         }
-        measured.push(Some(Measurement {
-            eval: kept.iter().map(|&p| eval_j[p]).collect(),
-            own: own_j.clone(),
-            controls: with_controls,
-        }));
+        measured
     }
-    Ok(measured)
 }
 
 /// The vector a plan measures: `scale x (delta - sum c_k delta_k)`; `None` for a refusal.
@@ -546,13 +589,17 @@ pub fn judge_window(
         last_step_norm,
         &ctx.run.scoring,
     );
-    let controls = judging::controls(
-        &submissions,
-        &planned,
-        judge.seed(),
-        ctx.run.scoring.own_page_controls,
-    );
-    let measured = measure_planned(judge, received, &planned, &vectors, &controls)?;
+    // Controls only where the raw gains do not show the work: a page's own part can hide it.
+    let measured = measure_planned(judge, received, &planned, &vectors, |raw| {
+        let needed = judging::needs_controls(&submissions, &planned, raw, &ctx.run.scoring);
+        judging::controls(
+            &submissions,
+            &planned,
+            judge.seed(),
+            ctx.run.scoring.own_page_controls,
+            &needed,
+        )
+    })?;
     let decision = judging::decide(
         &submissions,
         &planned,

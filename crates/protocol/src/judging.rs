@@ -239,25 +239,28 @@ pub fn plan(
 }
 
 /// For each submission, the other submissions whose measured vectors are the references of
-/// its own-page check ([`Measurement::controls`]): up to `count` of the others that are
-/// measured, in an order the window's `seed` fixes per pair, so no miner knows while training
-/// whose reference it will be. An unmeasured submission has none. The validator measures each
-/// control's vector on the judged miner's own pages too.
+/// its own-page check ([`Measurement::controls`]): for a submission `needed` marks, up to
+/// `count` of the others that are measured, those whose miners are vouched for first (they
+/// showed work in the previous window, so a griefing control must have passed the strict test),
+/// then the rest, each group in an order the window's `seed` fixes per pair, so no miner knows
+/// while training whose reference it will be. The others have none. The validator measures
+/// each control's vector on the judged miner's own pages too.
 pub fn controls(
     submissions: &[Submission],
     planned: &Planned,
     seed: &[u8; 32],
     count: usize,
+    needed: &[bool],
 ) -> Vec<Vec<usize>> {
     let measured: Vec<usize> = (0..submissions.len())
         .filter(|&i| matches!(planned.plans[i], Plan::Measure { .. }))
         .collect();
     (0..submissions.len())
         .map(|i| {
-            if !measured.contains(&i) {
+            if !measured.contains(&i) || !needed.get(i).copied().unwrap_or(false) {
                 return Vec::new();
             }
-            let mut others: Vec<(blake3::Hash, usize)> = measured
+            let mut others: Vec<(bool, blake3::Hash, usize)> = measured
                 .iter()
                 .filter(|&&j| j != i)
                 .map(|&j| {
@@ -265,11 +268,40 @@ pub fn controls(
                     h.update(seed);
                     h.update(&submissions[i].hotkey);
                     h.update(&submissions[j].hotkey);
-                    (h.finalize(), j)
+                    (!submissions[j].vouched, h.finalize(), j)
                 })
                 .collect();
-            others.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()).then(a.1.cmp(&b.1)));
-            others.into_iter().take(count).map(|(_, j)| j).collect()
+            others.sort_by(|a, b| {
+                (a.0.cmp(&b.0))
+                    .then(a.1.as_bytes().cmp(b.1.as_bytes()))
+                    .then(a.2.cmp(&b.2))
+            });
+            others.into_iter().take(count).map(|(_, _, j)| j).collect()
+        })
+        .collect()
+}
+
+/// The measured submissions whose own-page check fails on raw gains (`measured` without
+/// controls): those get controls ([`controls`]). A page's content decides most of what a delta
+/// gains on it, and can hide the work on the own pages (window 0 of a devnet, long windows, the
+/// weak deltas late in a run); a delta that shows its work raw needs no more pages judged, so a
+/// run where honest deltas pass raw costs the validator nothing more.
+pub fn needs_controls(
+    submissions: &[Submission],
+    planned: &Planned,
+    measured: &[Option<Measurement>],
+    scoring: &ScoringSpec,
+) -> Vec<bool> {
+    planned
+        .plans
+        .iter()
+        .zip(measured)
+        .zip(submissions)
+        .map(|((plan, m), sub)| match (plan, m) {
+            (Plan::Measure { .. }, Some(m)) => {
+                score(m, scoring, sub.vouched) == Err(Rejection::NotTrained)
+            }
+            _ => false,
         })
         .collect()
 }
@@ -465,7 +497,8 @@ mod tests {
             .map(|(i, v)| submission(i as u8, 0, v.as_deref()))
             .collect();
         let measured = |i: usize| matches!(p.plans[i], Plan::Measure { .. });
-        let c = controls(&subs, &p, &[7; 32], 3);
+        let all = [true; 6];
+        let c = controls(&subs, &p, &[7; 32], 3, &all);
         for (i, mine) in c.iter().enumerate() {
             if !measured(i) {
                 assert!(mine.is_empty());
@@ -475,11 +508,75 @@ mod tests {
             assert!(mine.iter().all(|&j| j != i && measured(j)), "{i}: {mine:?}");
         }
         // The same seed, the same controls; a window's other seed draws others.
-        assert_eq!(controls(&subs, &p, &[7; 32], 3), c);
-        let seeds: Vec<_> = (0..8u8).map(|k| controls(&subs, &p, &[k; 32], 3)).collect();
+        assert_eq!(controls(&subs, &p, &[7; 32], 3, &all), c);
+        let seeds: Vec<_> = (0..8u8)
+            .map(|k| controls(&subs, &p, &[k; 32], 3, &all))
+            .collect();
         assert!(seeds.iter().any(|other| *other != seeds[0]));
         // Fewer others than asked for: all of them.
-        assert_eq!(controls(&subs, &p, &[7; 32], 9)[0].len(), 4);
+        assert_eq!(controls(&subs, &p, &[7; 32], 9, &all)[0].len(), 4);
+
+        // Only a submission that needs them has controls; vouched ones are controls first.
+        let mut vouched = subs.clone();
+        vouched[4].vouched = true;
+        vouched[5].vouched = true;
+        let needed = [true, true, true, true, false, true];
+        for seed in 0..8u8 {
+            let c = controls(&vouched, &p, &[seed; 32], 2, &needed);
+            assert!(c[4].is_empty() && c[2].is_empty(), "{c:?}");
+            assert_eq!(c[5].len(), 2, "{c:?}");
+            assert!(c[5].contains(&4), "the vouched control first: {c:?}");
+            for i in [0, 1, 3] {
+                let mut mine = c[i].clone();
+                mine.sort();
+                assert_eq!(mine, vec![4, 5], "{i}: {c:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn only_deltas_that_fail_the_raw_check_need_controls() {
+        let d = |x: f32| Some(vec![vec![x, 1.0 - x, 0.5 * x, 0.3]]);
+        let views = [d(1.0), d(-1.0), d(0.2), None];
+        let p = planned(&views, &[1, 2, 3, 4], &spec());
+        let mut subs: Vec<Submission> = views
+            .iter()
+            .enumerate()
+            .map(|(i, v)| submission(i as u8, 0, v.as_deref()))
+            .collect();
+        // Own pages that each gained `own`, eight evaluation pages that gained 1.0 to 1.7.
+        let m = |own: f64| {
+            Some(Measurement {
+                eval: (0..8)
+                    .map(|k| PageLoss {
+                        before: 5.0,
+                        after: 4.0 - 0.1 * k as f64,
+                    })
+                    .collect(),
+                own: vec![
+                    PageLoss {
+                        before: 5.0,
+                        after: 5.0 - own,
+                    };
+                    4
+                ],
+                controls: vec![],
+            })
+        };
+        // Above every evaluation page; below two of them (2 x 4 inversions); a refusal.
+        let raw = [m(1.8), m(1.55), m(1.55), None];
+        let needs = |subs: &[Submission]| needs_controls(subs, &p, &raw, &spec());
+        assert_eq!(needs(&subs), vec![false, true, true, false]);
+        // 8 inversions: over the vouched allowance (6) too.
+        subs[2].vouched = true;
+        assert_eq!(needs(&subs), vec![false, true, true, false]);
+        let raw = [m(1.8), m(1.65), m(1.65), None];
+        let needs = needs_controls(&subs, &p, &raw, &spec());
+        assert_eq!(
+            needs,
+            vec![false, true, false, false],
+            "4 inversions pass vouched"
+        );
     }
 
     #[test]

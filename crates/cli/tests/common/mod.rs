@@ -11,6 +11,8 @@ use serde_json::Value;
 pub fn devnet(dir: &Path, args: &[&str], env: &[(&str, String)]) -> Value {
     let out = Command::new(env!("CARGO_BIN_EXE_gradient"))
         .arg("devnet")
+        // The windows these tests were sized for; the default is longer.
+        .args(["--blocks-per-window", "24"])
         .args(args)
         .arg("--dir")
         .arg(dir)
