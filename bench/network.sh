@@ -3,12 +3,12 @@
 # utilisation (seconds in training steps / seconds since it first trained, goal >= 95%), bytes
 # per submission against the dense f32 delta, and the validator's judging time per window.
 #
-#   bench/network.sh [WINDOWS] [MINERS]       # defaults: 6 windows, 3 miners
+#   bench/network.sh [WINDOWS] [MINERS]       # defaults: 5 windows, 3 miners (of 44 blocks)
 #
 # The validator's cost per submission against one evaluation forward pass is measured in
 # isolation by `cargo bench -p gradient-node --bench judge`.
 set -euo pipefail
-windows="${1:-6}"
+windows="${1:-5}"
 miners="${2:-3}"
 root="$(cd "$(dirname "$0")/.." && pwd)"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/gradient-target}"
