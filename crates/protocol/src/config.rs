@@ -114,12 +114,12 @@ pub struct ScoringSpec {
     /// `None`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub own_page_inversions_vouched: Option<usize>,
-    /// Other submissions of the window measured on an unvouched miner's own pages too, at
-    /// most this many, vouched ones first, picked by the window's seed
-    /// ([`crate::judging::controls`]); the one that best explains its evaluation-page gains is
-    /// the reference each page's gain is compared with in the own-page check
-    /// (`Measurement::paired_gains`). 0: gains are compared as they are. Left out of the
-    /// config when 0.
+    /// Where a delta's own-page check fails on raw gains ([`crate::judging::needs_controls`]),
+    /// other submissions of the window measured on its miner's own pages too, at most this
+    /// many, vouched ones first, picked by the window's seed ([`crate::judging::controls`]);
+    /// the one that best explains its evaluation-page gains is the reference each page's gain
+    /// is compared with (`Measurement::paired_gains`). 0: gains are compared as they are. Left
+    /// out of the config when 0.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub own_page_controls: usize,
     /// A miner's own pages must gain at least this much more loss reduction, on average, than
@@ -305,10 +305,10 @@ impl RunConfig {
                 own_pages_among: 4,
                 own_page_inversions: Some(1),
                 own_page_inversions_vouched: Some(6),
-                // An unvouched miner's gains are paired with two other deltas' on the same
-                // pages (vouched ones first): a page's content decides most of what any delta
-                // gains on it, and raw, honest deltas of a first window or of long windows
-                // ranked with up to 13 inversions. Vouched miners, which pass raw, cost nothing
+                // A delta that fails the check raw is paired with two other deltas on the
+                // same pages (vouched ones first): a page's content decides most of what any
+                // delta gains on it, and raw, honest deltas of a first window or of long
+                // windows ranked with up to 13 inversions. Deltas that pass raw cost nothing
                 // more to judge (docs/protocol.md).
                 own_page_controls: 2,
                 delta_weight: 1.0 / 3.0,

@@ -295,13 +295,30 @@ pub fn needs_controls(
     planned
         .plans
         .iter()
+        .zip(outcomes(submissions, planned, measured, scoring))
+        .map(|(plan, outcome)| {
+            matches!(plan, Plan::Measure { .. }) && outcome == Err(Rejection::NotTrained)
+        })
+        .collect()
+}
+
+/// Each submission's score before the cut, or why it earns nothing: the plan's refusal, or
+/// the own-page check and score on what was measured.
+fn outcomes(
+    submissions: &[Submission],
+    planned: &Planned,
+    measured: &[Option<Measurement>],
+    scoring: &ScoringSpec,
+) -> Vec<Result<f64, Rejection>> {
+    planned
+        .plans
+        .iter()
         .zip(measured)
         .zip(submissions)
         .map(|((plan, m), sub)| match (plan, m) {
-            (Plan::Measure { .. }, Some(m)) => {
-                score(m, scoring, sub.vouched) == Err(Rejection::NotTrained)
-            }
-            _ => false,
+            (Plan::Refused(why), _) => Err(why.clone()),
+            (Plan::Measure { .. }, Some(m)) => score(m, scoring, sub.vouched),
+            (Plan::Measure { .. }, None) => Err(Rejection::NonFinite),
         })
         .collect()
 }
@@ -356,17 +373,7 @@ pub fn decide(
     scoring: &ScoringSpec,
     aggregation: &AggregationSpec,
 ) -> Decision {
-    let mut outcomes: Vec<Result<f64, Rejection>> = planned
-        .plans
-        .iter()
-        .zip(measured)
-        .zip(submissions)
-        .map(|((plan, m), sub)| match (plan, m) {
-            (Plan::Refused(why), _) => Err(why.clone()),
-            (Plan::Measure { .. }, Some(m)) => score(m, scoring, sub.vouched),
-            (Plan::Measure { .. }, None) => Err(Rejection::NonFinite),
-        })
-        .collect();
+    let mut outcomes = outcomes(submissions, planned, measured, scoring);
     let vouched_next = outcomes.iter().map(|o| vouches(o, scoring)).collect();
     let mut raw: Vec<f64> = outcomes
         .iter()

@@ -130,8 +130,6 @@ fn mean(values: &[f64]) -> f64 {
     values.iter().sum::<f64>() / values.len().max(1) as f64
 }
 
-/// The middle value (the mean of the two middle ones for an even count; 0 for none), so that
-/// one control out of three cannot move the reference alone.
 /// Largest factor a control's gains are scaled by: a control that gained almost nothing
 /// would otherwise stand, scaled up, for a page pattern it only holds by chance.
 const MAX_REFERENCE_FACTOR: f64 = 4.0;
