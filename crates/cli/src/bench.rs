@@ -75,9 +75,17 @@ pub struct QualityArgs {
     /// Own pages each miner is judged on [default: the run's].
     #[arg(long)]
     own_pages: Option<usize>,
-    /// Rank test: own x evaluation page pairs an own page may lose [default: the run's, none].
+    /// Own pages are drawn from the first this many assigned pages, 0 for all of them
+    /// [default: the run's].
+    #[arg(long)]
+    own_pages_among: Option<usize>,
+    /// Rank test: own x evaluation page pairs an own page may lose [default: the run's].
     #[arg(long)]
     own_page_inversions: Option<usize>,
+    /// The rank test's allowance for a miner whose previous delta passed it [default: the
+    /// run's].
+    #[arg(long)]
+    own_page_inversions_vouched: Option<usize>,
     /// Other deltas whose gains on the same pages the rank test pairs each gain with, 0 to
     /// compare raw gains [default: the run's].
     #[arg(long)]
@@ -96,6 +104,10 @@ pub struct QualityArgs {
     /// all (`mean`) [default: the run's].
     #[arg(long)]
     average: Option<String>,
+    /// The run's seed, which assigns the pages and draws the evaluation pages [default: the
+    /// devnet's].
+    #[arg(long, env = "GRADIENT_SEED")]
+    seed: Option<u64>,
     /// Miners keep their inner optimizer's state across windows, as the miner does
     /// [default: true].
     #[arg(long)]
@@ -138,6 +150,9 @@ pub fn run(command: BenchCommand) -> Result<()> {
 
 fn quality_bench(args: QualityArgs) -> Result<()> {
     let mut run = RunConfig::devnet(0);
+    if let Some(seed) = args.seed {
+        run.seed = seed;
+    }
     run.miner.inner_steps = args.steps_per_window;
     if let Some(pages) = args.pages_per_window {
         run.miner.pages_per_window = pages;
@@ -183,8 +198,14 @@ fn quality_bench(args: QualityArgs) -> Result<()> {
     if let Some(n) = args.own_pages {
         run.scoring.own_pages = n;
     }
+    if let Some(n) = args.own_pages_among {
+        run.scoring.own_pages_among = n;
+    }
     if let Some(n) = args.own_page_inversions {
         run.scoring.own_page_inversions = Some(n);
+    }
+    if let Some(n) = args.own_page_inversions_vouched {
+        run.scoring.own_page_inversions_vouched = Some(n);
     }
     if let Some(n) = args.own_page_controls {
         run.scoring.own_page_controls = n;

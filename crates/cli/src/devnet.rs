@@ -37,6 +37,10 @@ pub struct DevnetArgs {
     /// windows give training the larger share. Miners get two pages for every three blocks.
     #[arg(long, default_value_t = 44, env = "GRADIENT_DEVNET_BLOCKS_PER_WINDOW")]
     blocks_per_window: u64,
+    /// The run's seed: which pages each miner trains in each window. Two devnets with the same
+    /// seed assign the same pages (the miners' keys come from their names).
+    #[arg(long, default_value_t = 42, env = "GRADIENT_DEVNET_SEED")]
+    seed: u64,
     /// Seconds per block.
     #[arg(long, default_value_t = 1.0, env = "GRADIENT_DEVNET_BLOCK_SECONDS")]
     block_seconds: f64,
@@ -212,6 +216,7 @@ pub fn run(args: DevnetArgs) -> Result<()> {
         &args, &dir, &owner, &validator, &miners, &runtime,
     )?);
     let mut run = RunConfig::devnet(chain.head_block()? + 12);
+    run.seed = args.seed;
     if let Some(steps) = args.inner_steps {
         run.miner.inner_steps = steps;
     }
@@ -219,6 +224,13 @@ pub fn run(args: DevnetArgs) -> Result<()> {
     // 24 blocks): each page is seen once.
     run.windows.blocks_per_window = args.blocks_per_window;
     run.miner.pages_per_window = (args.blocks_per_window as usize * 2).div_ceil(3).max(1);
+    // Long windows judge six own pages, not four: a miner reaches them in every window even on
+    // a loaded machine (18 to 20 steps a window of 44 blocks with one core kept busy), and
+    // they tell an honest delta from chance better (`ScoringSpec::with_own_pages`). Windows
+    // of 24 blocks held 10 to 14 steps on a loaded machine: four pages there.
+    if args.blocks_per_window >= 40 {
+        run.scoring = run.scoring.with_own_pages(6);
+    }
     run.validate()
         .map_err(|e| anyhow::anyhow!("--blocks-per-window {}: {e}", args.blocks_per_window))?;
     // A devnet knows how long it runs: the miners anneal their rate over it, as one machine

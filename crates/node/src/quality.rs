@@ -263,7 +263,11 @@ pub fn run(
             .map(|d| gradient_protocol::aggregate::norm(d))
             .collect();
         previous_sent = flat;
-        let seed = *blake3::hash(&w.to_le_bytes()).as_bytes();
+        // The window's seed (a block hash in a network): evaluation pages and controls.
+        let mut seed = blake3::Hasher::new();
+        seed.update(&ctx.run.seed.to_le_bytes())
+            .update(&w.to_le_bytes());
+        let seed = *seed.finalize().as_bytes();
         let (next, judged) = judge_and_aggregate(
             ctx,
             (&base, &latest),
@@ -430,7 +434,7 @@ fn judge_and_aggregate(
             })
         })
         .collect::<Result<_, NodeError>>()?;
-    let step = last_step_norm(latest, base);
+    let step = gradient_protocol::judging::measuring_norm(window, last_step_norm(latest, base));
     let judged = judge_window(ctx, &judge, &received, &[], step, vouched)?;
     let decision = &judged.decision;
     *vouched = vouched_next(&received, decision);

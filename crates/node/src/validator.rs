@@ -524,7 +524,8 @@ fn planned_vector(
 }
 
 /// The norm of the last outer step, `latest - base` (0 when they are the same master): the
-/// length every delta of the window is measured at.
+/// length every delta of the window is measured at, past window 1
+/// (`judging::measuring_norm`).
 pub fn last_step_norm(latest: &Master, base: &Master) -> f64 {
     latest
         .params
@@ -548,8 +549,9 @@ pub fn vouched_next(received: &[Received], decision: &Decision) -> BTreeSet<Acco
 
 /// Judges a window with the protocol's rules ([`judging`]): plans, measures each planned
 /// vector on `judge`'s master, decides. `earlier` are the previous aggregate's members
-/// (hotkey, dense delta), compared with for overlap; `vouched`, the miners whose delta passed
-/// the rank test in the previous window (its `Decision::vouches`).
+/// (hotkey, dense delta), compared with for overlap; `last_step_norm`, the length deltas are
+/// measured at (`judging::measuring_norm`; 0: the window's median norm); `vouched`, the
+/// miners whose delta passed the rank test in the previous window (its `Decision::vouches`).
 pub fn judge_window(
     ctx: &RunContext,
     judge: &Judge,

@@ -13,6 +13,7 @@ use gradient_chain::{AccountId, Metagraph, Uid};
 use gradient_data::Split;
 use gradient_data::pages::evaluation_pages;
 use gradient_model::checkpoint::write_atomic;
+use gradient_protocol::judging;
 use gradient_protocol::scoring::{Rejection, smooth, weights};
 use gradient_store::{Kind, StoreError, layout};
 use serde::{Deserialize, Serialize};
@@ -361,7 +362,10 @@ impl ValidatorNode {
         // their base: a miner that started from its base plus its own previous delta (see
         // `miner::eager_start`) made a delta for the newer master.
         let judge = tokio::task::block_in_place(|| Judge::new(ctx, &latest.master, window, seed))?;
-        let step = validator::last_step_norm(&latest.master, &base.master);
+        let step = judging::measuring_norm(
+            window,
+            validator::last_step_norm(&latest.master, &base.master),
+        );
         let mut received = Vec::new();
         for (candidate, got) in candidates.iter().zip(fetched) {
             let got = match got {

@@ -14,8 +14,9 @@
 //! - A delta is measured at a length no miner of the window controls: the length of the last
 //!   outer step (the norm of master w minus master w-1). A miner that multiplies its delta by
 //!   any factor is measured on the same vector, so inflating pays nothing (and shrinking
-//!   nothing either). Only the first window, with no outer step yet, uses the median norm of
-//!   its submissions.
+//!   nothing either). Only the first two windows use the median norm of their submissions:
+//!   window 0 has no outer step yet, and window 1's is the step from the random genesis
+//!   master ([`measuring_norm`]).
 //! - A later upload that overlaps an earlier delta (cosine above `overlap_similarity`, with a
 //!   submission seen earlier in the window or a member of the previous aggregate) is judged
 //!   only on its residual: the projection on those earlier deltas is removed before measuring,
@@ -153,6 +154,17 @@ pub fn upload_order(submissions: &[Submission]) -> Vec<usize> {
             .then(x.hotkey.cmp(&y.hotkey))
     });
     order
+}
+
+/// The last outer step's norm as the length window `window`'s deltas are measured at
+/// ([`plan`]), or 0 where it is no measure of them and [`plan`] takes the window's median norm
+/// instead: in window 0 there is no step yet, and in window 1 the step is the one away from
+/// the random genesis master, several times longer than any later delta (165 against deltas
+/// of 37 in `gradient bench quality --miners 5 --windows 2 --steps-per-window 45
+/// --pages-per-window 30`): measured at it, window 1's honest deltas overshot and raised the
+/// loss of every page, and one was refused.
+pub fn measuring_norm(window: u64, last_step_norm: f64) -> f64 {
+    if window < 2 { 0.0 } else { last_step_norm }
 }
 
 /// Step 1: what to measure. `earlier` are the hotkeys of the previous aggregate's members (the
@@ -652,6 +664,15 @@ mod tests {
             matches!(&p.plans[0], Plan::Refused(Rejection::Copy { of }) if of.contains("previous aggregate")),
             "{p:?}"
         );
+    }
+
+    #[test]
+    fn the_step_from_the_genesis_master_is_no_measure() {
+        // Windows 0 and 1: the median norm (0 asks for it); later, the last outer step.
+        assert_eq!(measuring_norm(0, 0.0), 0.0);
+        assert_eq!(measuring_norm(1, 165.0), 0.0);
+        assert_eq!(measuring_norm(2, 33.0), 33.0);
+        assert_eq!(measuring_norm(9, 4.5), 4.5);
     }
 
     #[test]
