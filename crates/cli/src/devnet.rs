@@ -34,7 +34,8 @@ pub struct DevnetArgs {
     adversaries: Vec<String>,
     /// Blocks per window. Judging a window takes the validator a fixed time (about 20 s of
     /// two loaded cores for three miners) while the miners train on what is left: longer
-    /// windows give training the larger share. Miners get two pages for every three blocks.
+    /// windows give training the larger share. Miners get two pages for every three blocks;
+    /// windows of 40 blocks or more judge six of each miner's pages, shorter ones four.
     #[arg(long, default_value_t = 44, env = "GRADIENT_DEVNET_BLOCKS_PER_WINDOW")]
     blocks_per_window: u64,
     /// The run's seed: which pages each miner trains in each window. Two devnets with the same
