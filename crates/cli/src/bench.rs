@@ -260,11 +260,11 @@ fn quality_bench(args: QualityArgs) -> Result<()> {
         setup
     );
     eprintln!(
-        "window   master  +dense  (embed  blocks low-rank)   +sent    next  inner  scored aggregated rejected"
+        "window   master  +dense  (embed  blocks low-rank)   +sent (emb only)    next  inner  scored aggregated rejected"
     );
     let show = |w: &WindowQuality| {
         eprintln!(
-            "{:>6} {:>8.3} {:>7.3} {:>7.3} {:>7.3} {:>8.3} {:>7.3} {:>7.3} {:>6.3} {:>6} {:>10} {:?}",
+            "{:>6} {:>8.3} {:>7.3} {:>7.3} {:>7.3} {:>8.3} {:>7.3} {:>10.3} {:>7.3} {:>6.3} {:>6} {:>10} {:?}",
             w.window,
             w.latest,
             w.plus_dense,
@@ -272,6 +272,7 @@ fn quality_bench(args: QualityArgs) -> Result<()> {
             w.plus_dense_blocks,
             w.plus_low_rank,
             w.plus_sent,
+            w.plus_sent_embedding,
             w.next,
             w.inner_loss,
             w.scored,

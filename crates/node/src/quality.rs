@@ -77,6 +77,9 @@ pub struct WindowQuality {
     pub plus_low_rank: f64,
     /// Master `w` plus the mean of what the miners sent (after compression and feedback).
     pub plus_sent: f64,
+    /// Master `w` plus the mean of the sent token embeddings and the uncompressed rest: what
+    /// compressing the embedding alone costs.
+    pub plus_sent_embedding: f64,
     /// The next master, as the protocol makes it.
     pub next: f64,
     pub scored: usize,
@@ -155,6 +158,19 @@ fn only(deltas: &[Vec<Vec<f32>>], keep: impl Fn(usize) -> bool) -> Vec<Vec<Vec<f
                     }
                 })
                 .collect()
+        })
+        .collect()
+}
+
+/// Each delta's token embedding (tensor 0) from `embedding`, the rest from `rest`.
+fn mixed(embedding: &[Vec<Vec<f32>>], rest: &[Vec<Vec<f32>>]) -> Vec<Vec<Vec<f32>>> {
+    embedding
+        .iter()
+        .zip(rest)
+        .map(|(e, r)| {
+            let mut out = r.clone();
+            out[0] = e[0].clone();
+            out
         })
         .collect()
 }
@@ -290,6 +306,7 @@ pub fn run(
             plus_dense_blocks: stages.plus_dense_blocks,
             plus_low_rank: stages.plus_low_rank,
             plus_sent: stages.plus_sent,
+            plus_sent_embedding: stages.plus_sent_embedding,
             next: loss_on(ctx, &next.params, &report_pages)?,
             scored: judged.scored,
             aggregated: judged.aggregated,
@@ -346,6 +363,7 @@ struct Stages {
     plus_dense_blocks: f64,
     plus_low_rank: f64,
     plus_sent: f64,
+    plus_sent_embedding: f64,
 }
 
 impl Default for Stages {
@@ -356,6 +374,7 @@ impl Default for Stages {
             plus_dense_blocks: f64::NAN,
             plus_low_rank: f64::NAN,
             plus_sent: f64::NAN,
+            plus_sent_embedding: f64::NAN,
         }
     }
 }
@@ -392,6 +411,7 @@ fn stage_losses(
             None => f64::NAN,
         },
         plus_sent: plus(&sent_dense)?,
+        plus_sent_embedding: plus(&mixed(&sent_dense, dense_deltas))?,
     })
 }
 
