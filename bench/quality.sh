@@ -32,7 +32,10 @@ row "dense f32 deltas (no compression)" --dense
 row "dense, no staleness (train from master w)" --dense --stale false
 row "dense, stale, no eager start" --dense --eager false
 row "top 32 of 4096, 2-bit (the old codec)" --rank 0
-row "rank 8 factors" --rank 8
+row "rank-4 factors everywhere (before stop 33)" --rank 4 --factor none
+row "rank-8 factors everywhere" --rank 8 --factor none
+row "embedding rank 1 + 1.6% of rows" --factor model.embed_tokens.weight=1:16
+row "embedding rank 3 + 1% of rows" --factor model.embed_tokens.weight=3:10
 row "eager start from the sent delta" --eager-sent
 row "no eager start" --eager false
 row "moving onto master w after 10 of 28 steps" --rebase-after 10

@@ -3,7 +3,7 @@
 
 use anyhow::Result;
 use clap::{Args, Subcommand};
-use gradient_codec::Values;
+use gradient_codec::{Factoring, Values};
 use gradient_model::parse_device;
 use gradient_node::RunContext;
 use gradient_node::quality::{self, QualitySetup, WindowQuality};
@@ -44,6 +44,11 @@ pub struct QualityArgs {
     /// factors leave most [default: the run's].
     #[arg(long)]
     rows_per_mille: Option<usize>,
+    /// With factors, one matrix at its own rank and rows sent whole per thousand:
+    /// `NAME=RANK` or `NAME=RANK:ROWS_PER_MILLE`, repeated for more; `none` for every matrix
+    /// at `--rank` [default: the run's].
+    #[arg(long = "factor", value_parser = parse_factoring)]
+    factors: Vec<Option<Factoring>>,
     /// Values kept per chunk of the codec [default: the run's].
     #[arg(long)]
     codec_top_k: Option<usize>,
@@ -173,6 +178,13 @@ fn quality_bench(args: QualityArgs) -> Result<()> {
     }
     if let Some(rows) = args.rows_per_mille {
         run.codec.rows_per_mille = rows;
+    }
+    if !args.factors.is_empty() {
+        run.codec.factors = args.factors.iter().flatten().cloned().collect();
+    }
+    if run.codec.rank == 0 {
+        // Top-k or dense values: no matrix is factored.
+        run.codec.factors.clear();
     }
     if let Some(k) = args.codec_top_k {
         run.codec.top_k = k;
@@ -319,4 +331,19 @@ fn quality_bench(args: QualityArgs) -> Result<()> {
         println!("{}", serde_json::to_string(&report)?);
     }
     Ok(())
+}
+
+/// `NAME=RANK`, `NAME=RANK:ROWS_PER_MILLE`, or `none`.
+fn parse_factoring(arg: &str) -> Result<Option<Factoring>, String> {
+    if arg == "none" {
+        return Ok(None);
+    }
+    let usage = || format!("--factor {arg}: use NAME=RANK, NAME=RANK:ROWS_PER_MILLE or none");
+    let (tensor, numbers) = arg.split_once('=').ok_or_else(usage)?;
+    let (rank, rows) = numbers.split_once(':').unwrap_or((numbers, "0"));
+    Ok(Some(Factoring {
+        tensor: tensor.to_string(),
+        rank: rank.parse().map_err(|_| usage())?,
+        rows_per_mille: rows.parse().map_err(|_| usage())?,
+    }))
 }

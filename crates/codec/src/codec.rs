@@ -75,6 +75,18 @@ impl Codec {
                 });
             }
         }
+        if let Some(f) = settings.factors.iter().find(|f| {
+            !specs
+                .iter()
+                .any(|s| s.name == f.tensor && is_tiled(&s.shape))
+        }) {
+            return Err(CodecError::Settings {
+                why: format!(
+                    "factors name `{}`, which is not a matrix of this model",
+                    f.tensor
+                ),
+            });
+        }
         let layouts: Vec<Vec<Chunk>> = specs
             .iter()
             .map(|s| chunks(&s.shape, settings.tile, settings.chunk))
@@ -126,10 +138,16 @@ impl Codec {
 
     /// The factored shape of tensor `t`, if the settings factor it.
     fn factored(&self, t: usize) -> Option<factored::Shape> {
-        match self.specs[t].shape[..] {
-            [rows, cols] if self.settings.rank > 0 && is_tiled(&self.specs[t].shape) => Some(
-                factored::Shape::new(rows, cols, self.settings.rank, self.settings.rows_per_mille),
-            ),
+        let spec = &self.specs[t];
+        match spec.shape[..] {
+            [rows, cols] if self.settings.rank > 0 && is_tiled(&spec.shape) => {
+                let (rank, rows_per_mille) =
+                    match self.settings.factors.iter().find(|f| f.tensor == spec.name) {
+                        Some(own) => (own.rank, own.rows_per_mille),
+                        None => (self.settings.rank, self.settings.rows_per_mille),
+                    };
+                Some(factored::Shape::new(rows, cols, rank, rows_per_mille))
+            }
             _ => None,
         }
     }

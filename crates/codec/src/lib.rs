@@ -5,7 +5,8 @@
 //! largest magnitudes of each chunk with bit-packed local indices, and stores their values
 //! quantized (2/4/8 bits with per-chunk scales) or as f16/bf16/f32, optionally after an
 //! orthonormal DCT-II of each tile; or, with `rank`, it sends every matrix as low-rank factors
-//! ([`LowRank`], 8-bit codes per factor column). The wire format is a
+//! ([`LowRank`], 8-bit codes per factor column; [`Factoring`] gives a named matrix its own
+//! rank and rows sent whole). The wire format is a
 //! safetensors container with JSON metadata. [`Codec::decode`] checks everything before use;
 //! [`Codec::apply`] adds weighted deltas into dense buffers, bit-identically on every run.
 //! [`ErrorFeedback`] keeps what compression dropped and sends it later.
@@ -39,4 +40,4 @@ pub use error::CodecError;
 pub use feedback::ErrorFeedback;
 pub use layout::TensorSpec;
 pub use lowrank::LowRank;
-pub use settings::{Settings, Values};
+pub use settings::{Factoring, Settings, Values};

@@ -59,6 +59,22 @@ pub struct Settings {
     /// leave is largest: this many per thousand rows (rounded down), 8-bit codes per row.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub rows_per_mille: usize,
+    /// With `rank`, named matrices factored at their own rank and rows instead: a token
+    /// embedding's delta is a few shared directions plus the rows of the tokens trained on,
+    /// where a block's small matrices have no such rows and gain from rank instead.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub factors: Vec<Factoring>,
+}
+
+/// One matrix's own `rank` and `rows_per_mille` (see [`Settings`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Factoring {
+    /// The tensor's name in the model's specs.
+    pub tensor: String,
+    pub rank: usize,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub rows_per_mille: usize,
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -76,6 +92,7 @@ impl Default for Settings {
             dct: false,
             rank: 0,
             rows_per_mille: 0,
+            factors: Vec::new(),
         }
     }
 }
@@ -109,6 +126,29 @@ impl Settings {
         }
         if self.rank > 256 {
             return bad(format!("rank {} must be at most 256", self.rank));
+        }
+        self.validate_factors()
+    }
+
+    fn validate_factors(&self) -> Result<(), CodecError> {
+        let bad = |why: String| Err(CodecError::Settings { why });
+        if !self.factors.is_empty() && self.rank == 0 {
+            return bad(
+                "factors name matrices of their own rank, which needs a rank for the rest"
+                    .to_string(),
+            );
+        }
+        let mut seen = std::collections::HashSet::new();
+        for f in &self.factors {
+            if !(1..=256).contains(&f.rank) || f.rows_per_mille > 1000 {
+                return bad(format!(
+                    "`{}`: rank {} must be 1..=256 and rows_per_mille {} at most 1000",
+                    f.tensor, f.rank, f.rows_per_mille
+                ));
+            }
+            if !seen.insert(&f.tensor) {
+                return bad(format!("`{}` is named twice in factors", f.tensor));
+            }
         }
         Ok(())
     }

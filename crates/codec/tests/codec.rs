@@ -1,6 +1,6 @@
 //! Round trips, error feedback, determinism and hostile input.
 
-use gradient_codec::{Codec, Delta, ErrorFeedback, Settings, TensorSpec, Values};
+use gradient_codec::{Codec, Delta, ErrorFeedback, Factoring, Settings, TensorSpec, Values};
 use proptest::prelude::*;
 
 fn specs() -> Vec<TensorSpec> {
@@ -531,4 +531,76 @@ fn hostile_sent_rows_are_refused_with_the_reason() {
     for settings in [with_rows(0, 10), with_rows(2, 1001)] {
         assert!(settings.validate().is_err());
     }
+}
+
+fn embed_at(rank: usize, rows_per_mille: usize) -> Factoring {
+    Factoring {
+        tensor: "embed".into(),
+        rank,
+        rows_per_mille,
+    }
+}
+
+#[test]
+fn a_named_matrix_is_factored_at_its_own_rank_and_the_others_at_the_settings() {
+    let mut specs = specs();
+    specs.push(TensorSpec {
+        name: "block".into(),
+        shape: vec![40, 30],
+    });
+    let mut d = data(6);
+    d[0] = low_rank_with_rows().0;
+    d.push(
+        (0..1200)
+            .map(|i| ((i * 29 % 83) as f32 - 41.0) * 1e-4)
+            .collect(),
+    );
+    let own = Codec::new(
+        Settings {
+            factors: vec![embed_at(2, 40)],
+            ..factored(1)
+        },
+        specs.clone(),
+    )
+    .unwrap();
+    let back = decoded(&own, &own.encode(&views(&d)).unwrap());
+    let embed_alone = Codec::new(with_rows(2, 40), specs.clone()).unwrap();
+    let rest_alone = Codec::new(factored(1), specs).unwrap();
+    assert_eq!(
+        back[0],
+        decoded(&embed_alone, &embed_alone.encode(&views(&d)).unwrap())[0]
+    );
+    assert_eq!(
+        back[3],
+        decoded(&rest_alone, &rest_alone.encode(&views(&d)).unwrap())[3]
+    );
+    // A delta made with other factors is refused, not read at the wrong shapes.
+    assert!(rest_alone.decode(&own.encode(&views(&d)).unwrap()).is_err());
+}
+
+#[test]
+fn factors_must_name_a_matrix_of_the_model_once_at_a_valid_rank() {
+    let with_factors = |factors: Vec<Factoring>, rank| Settings {
+        factors,
+        ..factored(rank)
+    };
+    let refused = |settings: Settings| match Codec::new(settings, specs()) {
+        Err(e) => e.to_string(),
+        Ok(_) => panic!("accepted"),
+    };
+    let unknown = Factoring {
+        tensor: "lm_head".into(),
+        ..embed_at(2, 0)
+    };
+    assert!(refused(with_factors(vec![unknown], 1)).contains("`lm_head`"));
+    let vector = Factoring {
+        tensor: "norm".into(),
+        ..embed_at(2, 0)
+    };
+    assert!(refused(with_factors(vec![vector], 1)).contains("not a matrix"));
+    assert!(refused(with_factors(vec![embed_at(2, 0), embed_at(3, 0)], 1)).contains("twice"));
+    assert!(refused(with_factors(vec![embed_at(0, 0)], 1)).contains("rank 0"));
+    assert!(refused(with_factors(vec![embed_at(2, 1001)], 1)).contains("1001"));
+    assert!(refused(with_factors(vec![embed_at(2, 0)], 0)).contains("needs a rank"));
+    assert!(Codec::new(with_factors(vec![embed_at(2, 10)], 1), specs()).is_ok());
 }

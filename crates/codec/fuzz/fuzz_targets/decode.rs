@@ -45,6 +45,7 @@ fn codecs() -> &'static [Codec] {
                 // The last one sends matrices as rank-2 factors and 10% of rows whole.
                 rank: if i == 5 { 2 } else { 0 },
                 rows_per_mille: if i == 5 { 100 } else { 0 },
+                ..Settings::default()
             };
             Codec::new(settings, specs.clone()).expect("valid settings")
         })
