@@ -82,7 +82,8 @@ impl Codec {
         }) {
             return Err(CodecError::Settings {
                 why: format!(
-                    "factors name `{}`, which is not a matrix of this model",
+                    "factors name `{}`, which is not a matrix of this model: name one of its \
+                     matrices or leave it out of the settings' factors",
                     f.tensor
                 ),
             });
