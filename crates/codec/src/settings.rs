@@ -77,6 +77,11 @@ pub struct Factoring {
     pub rows_per_mille: usize,
 }
 
+/// The largest rank, global or a matrix's own.
+const MAX_RANK: usize = 256;
+/// `rows_per_mille` counts rows per thousand: at most every row.
+const ALL_ROWS: usize = 1000;
+
 fn is_zero(n: &usize) -> bool {
     *n == 0
 }
@@ -118,14 +123,14 @@ impl Settings {
                 self.rank
             ));
         }
-        if self.rows_per_mille > 0 && self.rank == 0 || self.rows_per_mille > 1000 {
+        if self.rows_per_mille > 0 && self.rank == 0 || self.rows_per_mille > ALL_ROWS {
             return bad(format!(
-                "rows_per_mille {} must be at most 1000 and needs a rank",
+                "rows_per_mille {} must be at most {ALL_ROWS} and needs a rank",
                 self.rows_per_mille
             ));
         }
-        if self.rank > 256 {
-            return bad(format!("rank {} must be at most 256", self.rank));
+        if self.rank > MAX_RANK {
+            return bad(format!("rank {} must be at most {MAX_RANK}", self.rank));
         }
         self.validate_factors()
     }
@@ -140,9 +145,9 @@ impl Settings {
         }
         let mut seen = std::collections::HashSet::new();
         for f in &self.factors {
-            if !(1..=256).contains(&f.rank) || f.rows_per_mille > 1000 {
+            if !(1..=MAX_RANK).contains(&f.rank) || f.rows_per_mille > ALL_ROWS {
                 return bad(format!(
-                    "`{}`: rank {} must be 1..=256 and rows_per_mille {} at most 1000",
+                    "`{}`: rank {} must be 1..={MAX_RANK} and rows_per_mille {} at most {ALL_ROWS}",
                     f.tensor, f.rank, f.rows_per_mille
                 ));
             }
