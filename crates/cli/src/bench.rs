@@ -61,6 +61,9 @@ pub struct QualityArgs {
     /// Outer step [default: the run's].
     #[arg(long)]
     outer_lr: Option<f32>,
+    /// Window 0's outer step, `none` for `--outer-lr`'s [default: the run's].
+    #[arg(long)]
+    first_outer_lr: Option<String>,
     /// Windows over which the miners' inner rate anneals, 0 for a constant rate [default: the
     /// benchmark's windows].
     #[arg(long)]
@@ -236,6 +239,14 @@ fn quality_bench(args: QualityArgs) -> Result<()> {
     }
     if let Some(lr) = args.outer_lr {
         run.aggregation.outer_lr = lr;
+    }
+    if let Some(first) = &args.first_outer_lr {
+        run.aggregation.first_outer_lr = match first.as_str() {
+            "none" => None,
+            lr => Some(lr.parse().map_err(|_| {
+                anyhow::anyhow!("--first-outer-lr {lr}: give a positive rate, or none")
+            })?),
+        };
     }
     if let Some(mu) = args.outer_momentum {
         run.aggregation.outer_momentum = mu;

@@ -470,7 +470,7 @@ fn judge_and_aggregate(
         .zip(&decision.weights)
         .map(|(&i, &w)| (&received[i].got.as_ref().expect("members decode").delta, w))
         .collect();
-    let next = apply_aggregate(ctx, latest, &weighted)?;
+    let next = apply_aggregate(ctx, window, latest, &weighted)?;
     Ok((
         next,
         Judged {

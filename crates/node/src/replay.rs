@@ -35,8 +35,16 @@ pub async fn read_record(
     let opened = store
         .get_envelope(&key, &expect, MAX_AGGREGATE_BYTES)
         .await?;
-    serde_json::from_slice(&opened.payload)
-        .map_err(|e| NodeError::Invalid(format!("aggregate record {key} is malformed: {e}")))
+    let record: AggregateRecord = serde_json::from_slice(&opened.payload)
+        .map_err(|e| NodeError::Invalid(format!("aggregate record {key} is malformed: {e}")))?;
+    // The outer step's rate depends on the window: replaying under another would fail late.
+    if record.window != window {
+        return Err(NodeError::Invalid(format!(
+            "aggregate record {key} is for window {}, not {window}",
+            record.window
+        )));
+    }
+    Ok(record)
 }
 
 /// Fetches every submission `record` names from its miner's bucket (signed by that miner, for
@@ -122,7 +130,7 @@ pub fn rebuild(
         deltas.push((delta, *weight));
     }
     let weighted: Vec<_> = deltas.iter().map(|(d, w)| (d, *w)).collect();
-    let master = apply_aggregate(ctx, &previous.master, &weighted)?;
+    let master = apply_aggregate(ctx, record.window, &previous.master, &weighted)?;
     let hash = master_hash(&master.to_bytes(&ctx.specs)?);
     if hex::encode(hash) != record.next_master {
         return Err(refuse(format!(

@@ -293,11 +293,12 @@ pub struct Judged {
     pub bytes: u64,
 }
 
-/// `latest` after the outer step on the deltas summed with the weights given, in order (and
-/// divided by their support where the run says so): the part of [`next_master`] that anyone
-/// holding an aggregate record can replay.
+/// `latest` after window `window`'s outer step on the deltas summed with the weights given, in
+/// order (and divided by their support where the run says so): the part of [`next_master`]
+/// that anyone holding an aggregate record can replay.
 pub fn apply_aggregate(
     ctx: &RunContext,
+    window: u64,
     latest: &Master,
     weighted: &[(&Delta, f32)],
 ) -> Result<Master, NodeError> {
@@ -321,7 +322,7 @@ pub fn apply_aggregate(
         .zip(next.momentum.iter_mut())
         .zip(&update)
     {
-        outer_step(p, m, u, a.outer_lr, a.outer_momentum)?;
+        outer_step(p, m, u, a.outer_lr_at(window), a.outer_momentum)?;
     }
     Ok(next)
 }

@@ -425,7 +425,7 @@ impl ValidatorNode {
             results[i].aggregated = true;
         }
         let next = tokio::task::block_in_place(|| {
-            validator::apply_aggregate(ctx, &latest.master, &weighted)
+            validator::apply_aggregate(ctx, window, &latest.master, &weighted)
         })?;
         *self
             .previous_members

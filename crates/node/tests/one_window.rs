@@ -221,7 +221,7 @@ async fn one_window_rewards_honest_work_and_lowers_the_loss() {
         .zip(&judged.decision.weights)
         .map(|(&i, &w)| (&received[i].got.as_ref().unwrap().delta, w))
         .collect();
-    let next = validator::apply_aggregate(&ctx, &base, &weighted).unwrap();
+    let next = validator::apply_aggregate(&ctx, 0, &base, &weighted).unwrap();
     let before = judge.eval_before;
     let after = judge.eval_loss(&next.params).unwrap();
     println!("master loss {before} -> {after}");
@@ -230,7 +230,7 @@ async fn one_window_rewards_honest_work_and_lowers_the_loss() {
     let again =
         validator::judge_window(&ctx, &judge, &received, &[], 0.0, &BTreeSet::new()).unwrap();
     assert_eq!(again.decision, judged.decision);
-    let again = validator::apply_aggregate(&ctx, &base, &weighted).unwrap();
+    let again = validator::apply_aggregate(&ctx, 0, &base, &weighted).unwrap();
     assert_eq!(
         master_hash(&again.to_bytes(&ctx.specs).unwrap()),
         master_hash(&next.to_bytes(&ctx.specs).unwrap())

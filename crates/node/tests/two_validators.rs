@@ -229,6 +229,10 @@ async fn replayed_aggregates_give_the_published_master(
     let mut heavier = record.clone();
     heavier.entries[0].2 *= 1.01;
     refused(&heavier, &payloads, "the replayed master hashes to");
+    // Window 0's step has its own rate: the same deltas replayed as another window's differ.
+    let mut other_window = record.clone();
+    other_window.window = 1;
+    refused(&other_window, &payloads, "the replayed master hashes to");
     let mut other_next = record.clone();
     other_next.next_master = "11".repeat(32);
     refused(&other_next, &payloads, "the replayed master hashes to");
