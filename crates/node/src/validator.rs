@@ -294,8 +294,8 @@ pub struct Judged {
 }
 
 /// `latest` after window `window`'s outer step on the deltas summed with the weights given, in
-/// order (and divided by their support where the run says so): the part of [`next_master`]
-/// that anyone holding an aggregate record can replay.
+/// order (and divided by their support where the run says so): the part of the validator's
+/// window that anyone holding an aggregate record can replay (`replay::rebuild`).
 pub fn apply_aggregate(
     ctx: &RunContext,
     window: u64,

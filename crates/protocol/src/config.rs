@@ -288,6 +288,11 @@ fn is_zero_u64(n: &u64) -> bool {
     *n == 0
 }
 
+/// A rate: above zero and finite (NaN is neither).
+fn positive(x: f64) -> bool {
+    x > 0.0 && x.is_finite()
+}
+
 fn is_zero(n: &usize) -> bool {
     *n == 0
 }
@@ -434,7 +439,7 @@ impl RunConfig {
         if self.miner.pages_per_window == 0 {
             return bad("miner.pages_per_window must be positive");
         }
-        if !(self.miner.lr > 0.0 && self.miner.lr.is_finite()) {
+        if !positive(self.miner.lr) {
             return bad("miner.lr must be a positive number");
         }
         if self.data.seq_len == 0 || self.data.seqs_per_page == 0 {
@@ -476,11 +481,11 @@ impl RunConfig {
         }
         let lr = self.aggregation.outer_lr;
         let mu = self.aggregation.outer_momentum;
-        if !(lr > 0.0 && lr.is_finite() && (0.0..1.0).contains(&mu)) {
+        if !(positive(lr.into()) && (0.0..1.0).contains(&mu)) {
             return bad("aggregation.outer_lr must be positive and outer_momentum in [0, 1)");
         }
         if let Some(first) = self.aggregation.first_outer_lr
-            && !(first > 0.0 && first.is_finite())
+            && !positive(first.into())
         {
             return bad("aggregation.first_outer_lr must be positive where it is given");
         }
