@@ -40,12 +40,12 @@ row "eager start from the sent delta" --eager-sent
 row "no eager start" --eager false
 row "moving onto master w after 10 of 28 steps" --rebase-after 10
 row "error feedback beta 0.5 (before stop 24)" --beta 0.5
-row "outer lr 1 throughout (before stop 34)" --outer-lr 1 --first-outer-lr none
-row "outer lr 1.25 in window 0 too" --first-outer-lr none
-row "outer lr 1.5 after window 0" --outer-lr 1.5
+row "outer lr 1 in window 0, 1.25 after (stop 34's run)" --outer-lr 1.25 --first-outer-lr 1
+row "outer lr 1.25 in window 0 too" --outer-lr 1.25
+row "outer lr 1.5 after window 0" --outer-lr 1.5 --first-outer-lr 1
 row "miners' inner lr 2e-3 (one machine keeps 3e-3)" --miner-lr 2e-3
 row "miners' inner lr 5e-3 (one machine keeps 3e-3)" --miner-lr 5e-3
-row "Nesterov lr 0.7, momentum 0.6 (the old outer step)" --outer-lr 0.7 --first-outer-lr none --outer-momentum 0.6
+row "Nesterov lr 0.7, momentum 0.6 (the old outer step)" --outer-lr 0.7 --outer-momentum 0.6
 row "only positive scores aggregated" --include positive
 row "deltas measured at full weight" --delta-weight 1
 row "fresh inner AdamW moments every window" --keep-optimizer false

@@ -30,6 +30,10 @@ async fn two_validators_agree_bit_for_bit_and_a_wrong_publisher_is_reported() {
     // Long windows, so training in a debug build is never late.
     let mut run = RunConfig::devnet(EmbeddedChain::head(&local).unwrap().block + 1);
     run.windows.blocks_per_window = 600;
+    // A run whose window 0 steps at its own rate, so that replaying a window's aggregate as
+    // another window's is seen to differ.
+    run.aggregation.outer_lr = 1.25;
+    run.aggregation.first_outer_lr = Some(1.0);
     owner::init(&bucket(&dir.join("owner")).0, &run, &owner_key)
         .await
         .unwrap();
