@@ -23,11 +23,12 @@ fn honest_work_is_paid_and_every_adversary_is_not() {
     let clean = devnet(&dir.path().join("clean"), &clean_args, &[]);
     // The own-page check still refuses honest miners by chance late in a run (issue 12's open
     // part): on a slower 2-core machine a whole window was refused in both halves of this test
-    // (7.358, 6.509, 6.493, 6.493 clean), and a refused window keeps its master, as does one
-    // whose members' evaluation gains sum to nothing (two members of score 0 alone in window 2
-    // raised it, 6.504 to 6.506, before that rule). So a window may keep the master, none may
-    // raise it, and the run must train.
-    assert_loss_trends_down(&clean, 4, 1e-9);
+    // (7.358, 6.509, 6.493, 6.493 clean), and a refused window keeps its master. A window may
+    // also apply deltas that showed work on their pages but scored 0 (`include = "trained"`;
+    // measured alone a late delta's gain is noise), and raise the master a little: 0.002 and
+    // 0.006 seen with a lagging validator. So a window may keep the master or raise it by
+    // less than 0.02, and the run must train.
+    assert_loss_trends_down(&clean, 4, 0.02);
 
     // Sixteen miners and a validator judging them on two cores. Judging a window took 62 to
     // 68 s idle (78 s in a loaded CI run) and must end before the next window does, 4 grace
@@ -37,7 +38,7 @@ fn honest_work_is_paid_and_every_adversary_is_not() {
     let mut hostile_args = args.to_vec();
     hostile_args.extend(["--adversaries", "all", "--block-seconds", "4"]);
     let hostile = devnet(&dir.path().join("hostile"), &hostile_args, &[]);
-    assert_loss_trends_down(&hostile, 4, 1e-9);
+    assert_loss_trends_down(&hostile, 4, 0.02);
     assert_pays_honest_work_only(&hostile, 3, &ALL_ADVERSARIES, 0.95);
 
     let (clean, hostile) = (losses(&clean), losses(&hostile));

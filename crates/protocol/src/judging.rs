@@ -419,7 +419,6 @@ pub fn decide(
         Include::Accepted => top_k_of(&raw, &aggregable, &keys, aggregation.top_k),
         Include::Trained => top_k_of(&raw, &passed, &keys, aggregation.top_k),
     };
-    let members = unless_measured_to_lose(members, measured);
     let norms: Vec<f64> = members
         .iter()
         .map(|&i| *submissions[i].checked.as_ref().unwrap_or(&0.0))
@@ -442,20 +441,6 @@ pub fn decide(
         weights,
         vouches: vouched_next,
     }
-}
-
-/// The members, or none where their evaluation gains sum to nothing: each gain was measured
-/// with the member added at about the weight it enters the aggregate with, so the sum is the
-/// aggregate's gain to first order, and a window that would apply a step measured not to help
-/// keeps its master instead. Only `Include::Trained` admits members that gained nothing; with
-/// no member that gained, a short-window devnet's master rose (`tests/network.rs`: two
-/// members of score 0 alone in window 2, 6.504 to 6.506).
-fn unless_measured_to_lose(members: Vec<usize>, measured: &[Option<Measurement>]) -> Vec<usize> {
-    let gain: f64 = members
-        .iter()
-        .map(|&i| measured[i].as_ref().map_or(0.0, Measurement::eval_gain))
-        .sum();
-    if gain > 0.0 { members } else { Vec::new() }
 }
 
 #[cfg(test)]
@@ -798,58 +783,5 @@ mod tests {
         let d = decide(&subs, &planned, &measured, &spec, &run.aggregation);
         assert_eq!(d.members, vec![0]);
         assert_eq!(d.weights, vec![(1.0f64 / 3.0) as f32]);
-    }
-
-    #[test]
-    fn a_window_whose_members_together_gain_nothing_keeps_its_master() {
-        let spec = spec();
-        let mut run = RunConfig::devnet(0);
-        run.aggregation.include = Include::Trained;
-        let subs: Vec<Submission> = (0..3)
-            .map(|i| Submission {
-                hotkey: [i; 32],
-                name: format!("m{i}"),
-                first_seen_ms: i as u64,
-                checked: Ok(1.0),
-                vouched: false,
-            })
-            .collect();
-        let measure = Plan::Measure {
-            scale: 1.0,
-            residual: vec![],
-        };
-        let planned = Planned {
-            step_norm: 1.0,
-            plans: vec![measure.clone(), measure.clone(), measure],
-        };
-        let m = |eval_gain: f64| Measurement {
-            eval: vec![PageLoss {
-                before: 5.0,
-                after: 5.0 - eval_gain,
-            }],
-            own: vec![PageLoss {
-                before: 5.0,
-                after: 5.0 - 0.5,
-            }],
-            controls: vec![],
-        };
-        let decided = |gains: [f64; 3]| {
-            let measured = gains.map(|g| Some(m(g)));
-            decide(&subs, &planned, &measured, &spec, &run.aggregation)
-        };
-        // All trained their pages; one gained on the evaluation pages: the three together are
-        // measured to gain, and all three are members, the two that lost included.
-        let d = decided([-0.02, 0.05, -0.01]);
-        assert_eq!(d.members, vec![1, 0, 2]);
-        // Together they lose: no member and the master stays. Each is still paid what it
-        // gained alone (only the one that gained is paid) and vouched for.
-        let d = decided([-0.02, 0.01, -0.01]);
-        assert!(d.members.is_empty() && d.weights.is_empty(), "{d:?}");
-        let paid: Vec<f64> = d.outcomes.iter().map(|o| o.clone().unwrap()).collect();
-        assert!(paid[0] == 0.0 && (paid[1] - 0.01).abs() < 1e-9 && paid[2] == 0.0);
-        assert_eq!(d.vouches, vec![true; 3]);
-        // Exactly nothing is no gain either.
-        let d = decided([0.0, 0.0, 0.0]);
-        assert!(d.members.is_empty());
     }
 }
