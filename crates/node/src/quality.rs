@@ -454,7 +454,11 @@ fn judge_and_aggregate(
             })
         })
         .collect::<Result<_, NodeError>>()?;
-    let step = gradient_protocol::judging::measuring_norm(window, last_step_norm(latest, base));
+    let step = gradient_protocol::judging::measuring_norm(
+        window,
+        last_step_norm(latest, base),
+        &ctx.run.aggregation,
+    );
     let judged = judge_window(ctx, &judge, &received, &[], step, vouched)?;
     let decision = &judged.decision;
     *vouched = vouched_next(&received, decision);

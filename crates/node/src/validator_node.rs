@@ -365,6 +365,7 @@ impl ValidatorNode {
         let step = judging::measuring_norm(
             window,
             validator::last_step_norm(&latest.master, &base.master),
+            &ctx.run.aggregation,
         );
         let mut received = Vec::new();
         for (candidate, got) in candidates.iter().zip(fetched) {

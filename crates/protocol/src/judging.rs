@@ -12,9 +12,9 @@
 //!
 //! Why the rules are these (docs/protocol.md has the threat table):
 //! - A delta is measured at a length no miner of the window controls: the length of the last
-//!   outer step (the norm of master w minus master w-1). A miner that multiplies its delta by
-//!   any factor is measured on the same vector, so inflating pays nothing (and shrinking
-//!   nothing either). Only the first two windows use the median norm of their submissions:
+//!   outer step (the norm of master w minus master w-1) over its outer rate. A miner that
+//!   multiplies its delta by any factor is measured on the same vector, so inflating pays
+//!   nothing (and shrinking nothing either). Only the first two windows use the median norm of their submissions:
 //!   window 0 has no outer step yet, and window 1's is the step from the random genesis
 //!   master ([`measuring_norm`]).
 //! - A later upload that overlaps an earlier delta (cosine above `overlap_similarity`, with a
@@ -163,8 +163,15 @@ pub fn upload_order(submissions: &[Submission]) -> Vec<usize> {
 /// of 37 in `gradient bench quality --miners 5 --windows 2 --steps-per-window 45
 /// --pages-per-window 30`): measured at it, window 1's honest deltas overshot and raised the
 /// loss of every page, and one was refused.
-pub fn measuring_norm(window: u64, last_step_norm: f64) -> f64 {
-    if window < 2 { 0.0 } else { last_step_norm }
+///
+/// The step is divided by its outer rate (`aggregation.outer_lr_at(window - 1)`): the length
+/// is the mean delta's, so that a run stepping further than the miners' mean does not measure
+/// each delta further too.
+pub fn measuring_norm(window: u64, last_step_norm: f64, aggregation: &AggregationSpec) -> f64 {
+    if window < 2 {
+        return 0.0;
+    }
+    last_step_norm / f64::from(aggregation.outer_lr_at(window - 1))
 }
 
 /// Step 1: what to measure. `earlier` are the hotkeys of the previous aggregate's members (the
@@ -669,10 +676,15 @@ mod tests {
     #[test]
     fn the_step_from_the_genesis_master_is_no_measure() {
         // Windows 0 and 1: the median norm (0 asks for it); later, the last outer step.
-        assert_eq!(measuring_norm(0, 0.0), 0.0);
-        assert_eq!(measuring_norm(1, 165.0), 0.0);
-        assert_eq!(measuring_norm(2, 33.0), 33.0);
-        assert_eq!(measuring_norm(9, 4.5), 4.5);
+        let mut aggregation = RunConfig::devnet(0).aggregation;
+        aggregation.outer_lr = 1.0;
+        assert_eq!(measuring_norm(0, 0.0, &aggregation), 0.0);
+        assert_eq!(measuring_norm(1, 165.0, &aggregation), 0.0);
+        assert_eq!(measuring_norm(2, 33.0, &aggregation), 33.0);
+        assert_eq!(measuring_norm(9, 4.5, &aggregation), 4.5);
+        // A run that steps 1.5 times the mean delta measures at the mean's length.
+        aggregation.outer_lr = 1.5;
+        assert_eq!(measuring_norm(2, 33.0, &aggregation), 22.0);
     }
 
     #[test]
