@@ -14,9 +14,9 @@
 //! - A delta is measured at a length no miner of the window controls: the length of the last
 //!   outer step (the norm of master w minus master w-1) over its outer rate. A miner that
 //!   multiplies its delta by any factor is measured on the same vector, so inflating pays
-//!   nothing (and shrinking nothing either). Only the first two windows use the median norm of their submissions:
-//!   window 0 has no outer step yet, and window 1's is the step from the random genesis
-//!   master ([`measuring_norm`]).
+//!   nothing (and shrinking nothing either). Only the first two windows use the median norm
+//!   of their submissions: window 0 has no outer step yet, and window 1's is the step from
+//!   the random genesis master ([`measuring_norm`]).
 //! - A later upload that overlaps an earlier delta (cosine above `overlap_similarity`, with a
 //!   submission seen earlier in the window or a member of the previous aggregate) is judged
 //!   only on its residual: the projection on those earlier deltas is removed before measuring,
@@ -675,7 +675,8 @@ mod tests {
 
     #[test]
     fn the_step_from_the_genesis_master_is_no_measure() {
-        // Windows 0 and 1: the median norm (0 asks for it); later, the last outer step.
+        // Windows 0 and 1: the median norm (0 asks for it); later, the last outer step over
+        // its rate (set here, whatever the devnet run's default).
         let mut aggregation = RunConfig::devnet(0).aggregation;
         aggregation.outer_lr = 1.0;
         assert_eq!(measuring_norm(0, 0.0, &aggregation), 0.0);
