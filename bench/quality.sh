@@ -32,6 +32,7 @@ row "dense f32 deltas (no compression)" --dense
 row "dense, no staleness (train from master w)" --dense --stale false
 row "dense, stale, no eager start" --dense --eager false
 row "top 32 of 4096, 2-bit (the old codec)" --rank 0
+row "the run's codec, no staleness" --stale false
 row "rank-4 factors everywhere (before stop 33)" --rank 4 --factor none
 row "rank-8 factors everywhere" --rank 8 --factor none
 row "embedding rank 1 + 1.6% of rows" --factor model.embed_tokens.weight=1:16
@@ -44,6 +45,7 @@ row "outer lr 1 in window 0, 1.25 after (stop 34's run)" --outer-lr 1.25 --first
 row "outer lr 1.25 in window 0 too" --outer-lr 1.25
 row "outer lr 1.5 after window 0" --outer-lr 1.5 --first-outer-lr 1
 row "miners' inner lr 2e-3 (one machine keeps 3e-3)" --miner-lr 2e-3
+row "miners' inner lr 2.5e-3 (one machine keeps 3e-3)" --miner-lr 2.5e-3
 row "miners' inner lr 5e-3 (one machine keeps 3e-3)" --miner-lr 5e-3
 row "Nesterov lr 0.7, momentum 0.6 (the old outer step)" --outer-lr 0.7 --outer-momentum 0.6
 row "only positive scores aggregated" --include positive

@@ -21,8 +21,8 @@ fn honest_work_is_paid_and_every_adversary_is_not() {
     let mut clean_args = args.to_vec();
     clean_args.extend(["--block-seconds", "2"]);
     let clean = devnet(&dir.path().join("clean"), &clean_args, &[]);
-    // The own-page check still refuses honest miners by chance late in a run (issue 12's open
-    // part): on a slower 2-core machine a whole window was refused in both halves of this test
+    // The own-page check can still refuse honest miners by chance late in a run (measured in
+    // issue 12): on a slower 2-core machine a whole window was refused in both halves of this test
     // (7.358, 6.509, 6.493, 6.493 clean), and a refused window keeps its master. A window may
     // also apply deltas that showed work on their pages but scored 0 (`include = "trained"`;
     // measured alone a late delta's gain is noise), and raise the master a little: 0.002 and

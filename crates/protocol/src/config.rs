@@ -199,10 +199,9 @@ pub struct AggregationSpec {
     pub include: Include,
     /// The outer rate of window 0's step, where it differs from `outer_lr`; left out when
     /// there is none. Window 0's deltas leave a random initialisation, where every miner's
-    /// gradient points the same way and their mean is already a full step; later windows'
-    /// deltas are mostly each miner's own batch noise, which the mean shrinks along with the
-    /// signal, so a rate above 1 gives the master back the step one machine on the miners'
-    /// joint batch would take.
+    /// gradient points the same way and their mean is already a full step; in later windows
+    /// each batch-4 step is shorter along the shared direction than one machine's step on the
+    /// miners' joint batch, so a rate above 1 gives the master back part of that step.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_outer_lr: Option<f32>,
 }
