@@ -44,9 +44,10 @@ pub struct QualityArgs {
     /// factors leave most [default: the run's].
     #[arg(long)]
     rows_per_mille: Option<usize>,
-    /// With factors, one matrix at its own rank and rows sent whole per thousand:
-    /// `NAME=RANK` or `NAME=RANK:ROWS_PER_MILLE`, repeated for more; `none` for every matrix
-    /// at `--rank` [default: the run's].
+    /// With factors, one matrix at its own rank, rows sent whole per thousand and bits per
+    /// code of those rows (2..=8, default 8): `NAME=RANK`, `NAME=RANK:ROWS_PER_MILLE` or
+    /// `NAME=RANK:ROWS_PER_MILLE:ROW_BITS`, repeated for more; `none` for every matrix at
+    /// `--rank` [default: the run's].
     #[arg(long = "factor", value_parser = parse_factoring)]
     factors: Vec<Option<Factoring>>,
     /// Values kept per chunk of the codec [default: the run's].
@@ -344,17 +345,28 @@ fn quality_bench(args: QualityArgs) -> Result<()> {
     Ok(())
 }
 
-/// `NAME=RANK`, `NAME=RANK:ROWS_PER_MILLE`, or `none`.
+/// `NAME=RANK`, `NAME=RANK:ROWS_PER_MILLE`, `NAME=RANK:ROWS_PER_MILLE:ROW_BITS`, or `none`.
 fn parse_factoring(arg: &str) -> Result<Option<Factoring>, String> {
     if arg == "none" {
         return Ok(None);
     }
-    let usage = || format!("--factor {arg}: use NAME=RANK, NAME=RANK:ROWS_PER_MILLE or none");
+    let usage = || {
+        format!(
+            "--factor {arg}: use NAME=RANK, NAME=RANK:ROWS_PER_MILLE, \
+             NAME=RANK:ROWS_PER_MILLE:ROW_BITS or none"
+        )
+    };
     let (tensor, numbers) = arg.split_once('=').ok_or_else(usage)?;
-    let (rank, rows) = numbers.split_once(':').unwrap_or((numbers, "0"));
+    let mut parts = numbers.split(':');
+    let mut next = |default: &str| parts.next().unwrap_or(default).parse().map_err(|_| usage());
+    let (rank, rows_per_mille, row_bits) = (next("")?, next("0")?, next("8")?);
+    if parts.next().is_some() {
+        return Err(usage());
+    }
     Ok(Some(Factoring {
         tensor: tensor.to_string(),
-        rank: rank.parse().map_err(|_| usage())?,
-        rows_per_mille: rows.parse().map_err(|_| usage())?,
+        rank: rank as usize,
+        rows_per_mille: rows_per_mille as usize,
+        row_bits,
     }))
 }

@@ -142,12 +142,16 @@ impl Codec {
         let spec = &self.specs[t];
         match spec.shape[..] {
             [rows, cols] if self.settings.rank > 0 && is_tiled(&spec.shape) => {
-                let (rank, rows_per_mille) =
+                let (rank, rows_per_mille, row_bits) =
                     match self.settings.factors.iter().find(|f| f.tensor == spec.name) {
-                        Some(own) => (own.rank, own.rows_per_mille),
-                        None => (self.settings.rank, self.settings.rows_per_mille),
+                        Some(own) => (own.rank, own.rows_per_mille, own.row_bits),
+                        None => (
+                            self.settings.rank,
+                            self.settings.rows_per_mille,
+                            crate::settings::ROW_BITS,
+                        ),
                     };
-                Some(factored::Shape::new(rows, cols, rank, rows_per_mille))
+                Some(factored::Shape::new(rows, cols, rank, rows_per_mille).with_row_bits(row_bits))
             }
             _ => None,
         }

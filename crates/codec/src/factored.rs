@@ -1,22 +1,29 @@
 //! Matrices sent as low-rank factors (`settings.rank > 0`): `M ≈ L Rᵀ + S`, `L` rows × r and
 //! `R` cols × r, found by [`LowRank::factor`], and `S` zero but for the `n` rows where what the
 //! factors leave is largest (`settings.rows_per_mille`), sent whole. Each factor column and
-//! each sent row is stored as signed 8-bit codes with one f32 scale (its largest magnitude):
+//! each sent row is stored as signed codes with one f32 scale (its largest magnitude): the
+//! factors' codes are 8-bit (`-127..=127`), the sent rows' `b`-bit (`row_bits`, 8 unless the
+//! run's [`crate::Factoring`] says fewer; `-(2^(b-1) - 1)..=2^(b-1) - 1`, two's complement):
 //!
-//! | entry     | bytes                                                               |
-//! |-----------|---------------------------------------------------------------------|
-//! | `indices` | the `n` sent rows' indices, u32 LE, strictly increasing             |
-//! | `values`  | `L`'s codes row after row, then `R`'s, then each sent row's `cols`  |
-//! | `scales`  | `L`'s r scales, then `R`'s, then one per sent row, f32 LE           |
+//! | entry     | bytes                                                                       |
+//! |-----------|-----------------------------------------------------------------------------|
+//! | `indices` | the `n` sent rows' indices, u32 LE, strictly increasing                     |
+//! | `values`  | `L`'s codes row after row, then `R`'s, a byte each; then the sent rows'     |
+//! |           | `n · cols` codes in the order of `indices`, `b` bits each, packed least     |
+//! |           | significant bit first (at `b` = 8, a byte each)                             |
+//! | `scales`  | `L`'s r scales, then `R`'s, then one per sent row, f32 LE                   |
 //!
 //! A window's AdamW delta moves nearly every coordinate by about the same amount, so keeping
 //! the largest values keeps little of it; most of it lies in a few directions shared by many
 //! rows, which factors carry at `(rows + cols) · r` bytes instead of `rows · cols · 4`. What
 //! is left is concentrated in a few rows: the token embedding's rows of the tokens the window
-//! trained on move each in its own direction, which no shared factor carries.
+//! trained on move each in its own direction, which no shared factor carries. Those rows are
+//! many (a window trains on a few thousand distinct tokens) and each needs its direction more
+//! than its fine values, so a run may send more of them at fewer bits for the same bytes.
 
 use rayon::prelude::*;
 
+use crate::bits::{pack, packed_len, unpack};
 use crate::codec::MAX_MAGNITUDE;
 use crate::error::{CodecError, malformed};
 use crate::lowrank::LowRank;
@@ -41,7 +48,12 @@ pub(crate) struct Shape {
     pub rank: usize,
     /// Rows of what the factors leave that are sent whole.
     pub sent_rows: usize,
+    /// Bits of each code of a row sent whole, 2..=8.
+    pub row_bits: u32,
 }
+
+/// The largest code of a factor column, whose codes are 8-bit.
+const FACTOR_CODE: i32 = 127;
 
 impl Shape {
     pub fn new(rows: usize, cols: usize, rank: usize, rows_per_mille: usize) -> Self {
@@ -50,7 +62,21 @@ impl Shape {
             cols,
             rank: rank.min(rows).min(cols),
             sent_rows: rows * rows_per_mille / 1000,
+            row_bits: crate::settings::ROW_BITS,
         }
+    }
+
+    /// The same shape with its sent rows' codes at `bits` bits.
+    pub fn with_row_bits(self, bits: u32) -> Self {
+        Shape {
+            row_bits: bits,
+            ..self
+        }
+    }
+
+    /// The largest code of a sent row.
+    fn row_code(&self) -> i32 {
+        (1 << (self.row_bits - 1)) - 1
     }
 
     pub fn indices_len(&self) -> usize {
@@ -58,7 +84,7 @@ impl Shape {
     }
 
     pub fn values_len(&self) -> usize {
-        (self.rows + self.cols) * self.rank + self.sent_rows * self.cols
+        (self.rows + self.cols) * self.rank + packed_len(self.sent_rows * self.cols, self.row_bits)
     }
 
     pub fn scales_len(&self) -> usize {
@@ -72,12 +98,12 @@ pub(crate) fn encode(data: &[f32], shape: Shape) -> (Vec<u8>, Vec<u8>, Vec<u8>) 
     let low = LowRank::factor(data, shape.rows, shape.cols, shape.rank, ITERATIONS);
     let mut values = Vec::with_capacity(shape.values_len());
     let mut scales = Vec::with_capacity(shape.scales_len());
-    let left = quantize(&low.left, shape.rank);
-    let right = quantize(&low.right, shape.rank);
+    let left = quantize(&low.left, shape.rank, FACTOR_CODE);
+    let right = quantize(&low.right, shape.rank, FACTOR_CODE);
     // The factors as the decoder will see them, only where rows are picked against them.
     let sent = (shape.sent_rows > 0).then(|| Factors {
-        left: dequantize(&left.0, &left.1),
-        right: dequantize(&right.0, &right.1),
+        left: dequantize(&left.0, &left.1, FACTOR_CODE),
+        right: dequantize(&right.0, &right.1, FACTOR_CODE),
         rows: Vec::new(),
         row_values: Vec::new(),
     });
@@ -90,13 +116,16 @@ pub(crate) fn encode(data: &[f32], shape: Shape) -> (Vec<u8>, Vec<u8>, Vec<u8>) 
     let mut indices = Vec::with_capacity(shape.indices_len());
     if let Some(sent) = sent {
         let left_over = remainder(data, &sent, shape);
+        let mask = (1u32 << shape.row_bits) - 1;
+        let mut row_codes = Vec::with_capacity(shape.sent_rows * shape.cols);
         for i in largest_rows(&left_over, shape) {
             indices.extend_from_slice(&(i as u32).to_le_bytes());
             let row = &left_over[i * shape.cols..(i + 1) * shape.cols];
-            let (codes, row_scale) = quantize(row, 1);
-            values.extend(codes.iter().map(|&q| q as u8));
+            let (codes, row_scale) = quantize(row, 1, shape.row_code());
+            row_codes.extend(codes.iter().map(|&q| q as i32 as u32 & mask));
             scales.extend_from_slice(&row_scale[0].to_le_bytes());
         }
+        pack(&row_codes, shape.row_bits, &mut values);
     }
     (indices, values, scales)
 }
@@ -122,16 +151,22 @@ fn largest_rows(m: &[f32], shape: Shape) -> Vec<usize> {
     order
 }
 
-fn dequantize(codes: &[i8], scales: &[f32]) -> Vec<f32> {
+fn dequantize(codes: &[i8], scales: &[f32], max_code: i32) -> Vec<f32> {
+    let top = max_code as f32;
     codes
         .chunks_exact(scales.len())
-        .flat_map(|row| row.iter().zip(scales).map(|(&q, s)| q as f32 / 127.0 * s))
+        .flat_map(|row| {
+            row.iter()
+                .zip(scales)
+                .map(move |(&q, s)| q as f32 / top * s)
+        })
         .collect()
 }
 
 /// Per column of a row-major `n × rank` matrix: its largest magnitude (clamped to the
-/// decoder's bound), and every value as a code in -127..=127 of it.
-fn quantize(m: &[f32], rank: usize) -> (Vec<i8>, Vec<f32>) {
+/// decoder's bound), and every value as a code in `-max_code..=max_code` of it.
+fn quantize(m: &[f32], rank: usize, max_code: i32) -> (Vec<i8>, Vec<f32>) {
+    let top = max_code as f32;
     let mut scales = vec![0.0f32; rank];
     for row in m.chunks_exact(rank) {
         for (s, v) in scales.iter_mut().zip(row) {
@@ -144,7 +179,7 @@ fn quantize(m: &[f32], rank: usize) -> (Vec<i8>, Vec<f32>) {
         .flat_map(|row| {
             row.iter().zip(&scales).map(|(v, s)| {
                 if *s > 0.0 {
-                    (v / s * 127.0).round().clamp(-127.0, 127.0) as i8
+                    (v / s * top).round().clamp(-top, top) as i8
                 } else {
                     0
                 }
@@ -154,8 +189,9 @@ fn quantize(m: &[f32], rank: usize) -> (Vec<i8>, Vec<f32>) {
     (codes, scales)
 }
 
-/// Decodes the entries of one factored tensor, refusing the code -128, any scale that is not
-/// finite in `0..=MAX_MAGNITUDE`, and sent rows out of range or not strictly increasing.
+/// Decodes the entries of one factored tensor, refusing a factor code of -128 and a row code
+/// of `-2^(b-1)` (outside the symmetric range), any scale that is not finite in
+/// `0..=MAX_MAGNITUDE`, and sent rows out of range or not strictly increasing.
 pub(crate) fn decode(
     name: &str,
     indices: &[u8],
@@ -176,11 +212,25 @@ pub(crate) fn decode(
             "`{name}`: factor scale {s} must be finite and in 0..={MAX_MAGNITUDE}"
         )));
     }
-    if let Some(i) = values.iter().position(|&b| b as i8 == i8::MIN) {
+    let rows = sent_rows(name, indices, shape)?;
+    let (left_end, right_end) = (shape.rows * r, (shape.rows + shape.cols) * r);
+    if let Some(i) = values[..right_end].iter().position(|&b| b as i8 == i8::MIN) {
         return Err(malformed(format!(
             "`{name}`: factor code {i} is -128; codes are -127..=127"
         )));
     }
+    let codes: Vec<i8> = values[..right_end].iter().map(|&b| b as i8).collect();
+    let row_codes = row_codes(name, &values[right_end..], shape)?;
+    Ok(Factors {
+        left: dequantize(&codes[..left_end], &scales[..r], FACTOR_CODE),
+        right: dequantize(&codes[left_end..], &scales[r..2 * r], FACTOR_CODE),
+        row_values: dequantize_rows(&row_codes, &scales[2 * r..], shape),
+        rows,
+    })
+}
+
+/// The sent rows' indices, each in range and strictly increasing.
+fn sent_rows(name: &str, indices: &[u8], shape: Shape) -> Result<Vec<u32>, CodecError> {
     let rows: Vec<u32> = indices
         .chunks_exact(4)
         .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
@@ -193,18 +243,42 @@ pub(crate) fn decode(
             )));
         }
     }
-    let codes: Vec<i8> = values.iter().map(|&b| b as i8).collect();
-    let (left_end, right_end) = (shape.rows * r, (shape.rows + shape.cols) * r);
-    Ok(Factors {
-        left: dequantize(&codes[..left_end], &scales[..r]),
-        right: dequantize(&codes[left_end..right_end], &scales[r..2 * r]),
-        row_values: codes[right_end..]
-            .chunks_exact(shape.cols)
-            .zip(&scales[2 * r..])
-            .flat_map(|(row, &s)| row.iter().map(move |&q| q as f32 / 127.0 * s))
-            .collect(),
-        rows,
-    })
+    Ok(rows)
+}
+
+/// The sent rows' packed `row_bits`-bit codes, sign-extended; the one pattern outside the
+/// symmetric range (a lone sign bit) is refused, so every code has one meaning.
+fn row_codes(name: &str, packed: &[u8], shape: Shape) -> Result<Vec<i8>, CodecError> {
+    let (bits, count) = (shape.row_bits, shape.sent_rows * shape.cols);
+    let mut raw = Vec::with_capacity(count);
+    unpack(packed, count, bits, &mut raw);
+    let sign = 1u32 << (bits - 1);
+    if let Some(i) = raw.iter().position(|&u| u == sign) {
+        return Err(malformed(format!(
+            "`{name}`: sent-row code {i} is -{sign}; {bits}-bit codes are -{m}..={m}",
+            m = sign - 1
+        )));
+    }
+    Ok(raw
+        .iter()
+        .map(|&u| {
+            (if u & sign != 0 {
+                u as i32 - (1 << bits)
+            } else {
+                u as i32
+            }) as i8
+        })
+        .collect())
+}
+
+/// Each sent row's codes times its scale over the largest code.
+fn dequantize_rows(codes: &[i8], scales: &[f32], shape: Shape) -> Vec<f32> {
+    let top = shape.row_code() as f32;
+    codes
+        .chunks_exact(shape.cols)
+        .zip(scales)
+        .flat_map(|(row, &s)| row.iter().map(move |&q| q as f32 / top * s))
+        .collect()
 }
 
 /// `out += Σ_d w_d · L_d R_dᵀ`, the deltas in the order given and each element's inner sum in

@@ -66,7 +66,8 @@ pub struct Settings {
     pub factors: Vec<Factoring>,
 }
 
-/// One matrix's own `rank` and `rows_per_mille` (see [`Settings`]).
+/// One matrix's own `rank` and `rows_per_mille` (see [`Settings`]), and the bits of each code
+/// of the rows it sends whole.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Factoring {
@@ -75,6 +76,24 @@ pub struct Factoring {
     pub rank: usize,
     #[serde(default, skip_serializing_if = "is_zero")]
     pub rows_per_mille: usize,
+    /// Bits of each code of a row sent whole, 2..=8: signed codes in `±(2^(bits-1) - 1)` of
+    /// the row's largest magnitude. A token embedding's trained rows are many and each needs
+    /// only its direction roughly: at the same bytes, more rows at 3 bits beat fewer at 8
+    /// (measured in the quality benchmark). Left out at 8, so runs made before it keep their
+    /// ids.
+    #[serde(default = "eight", skip_serializing_if = "is_eight")]
+    pub row_bits: u32,
+}
+
+/// The bits of a row's codes where a run does not name them.
+pub(crate) const ROW_BITS: u32 = 8;
+
+fn eight() -> u32 {
+    ROW_BITS
+}
+
+fn is_eight(n: &u32) -> bool {
+    *n == ROW_BITS
 }
 
 /// The largest rank, global or a matrix's own.
@@ -149,6 +168,12 @@ impl Settings {
                 return bad(format!(
                     "`{}`: rank {} must be 1..={MAX_RANK} and rows_per_mille {} at most {ALL_ROWS}",
                     f.tensor, f.rank, f.rows_per_mille
+                ));
+            }
+            if !(2..=ROW_BITS).contains(&f.row_bits) {
+                return bad(format!(
+                    "`{}`: row_bits {} must be 2..={ROW_BITS}",
+                    f.tensor, f.row_bits
                 ));
             }
             if !seen.insert(&f.tensor) {

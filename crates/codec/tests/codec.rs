@@ -538,6 +538,7 @@ fn embed_at(rank: usize, rows_per_mille: usize) -> Factoring {
         tensor: "embed".into(),
         rank,
         rows_per_mille,
+        row_bits: 8,
     }
 }
 
@@ -603,4 +604,66 @@ fn factors_must_name_a_matrix_of_the_model_once_at_a_valid_rank() {
     assert!(refused(with_factors(vec![embed_at(2, 1001)], 1)).contains("1001"));
     assert!(refused(with_factors(vec![embed_at(2, 0)], 0)).contains("needs a rank"));
     assert!(Codec::new(with_factors(vec![embed_at(2, 10)], 1), specs()).is_ok());
+}
+
+#[test]
+fn sent_rows_at_fewer_bits_cost_less_and_refuse_the_code_outside_their_range() {
+    let mut d = data(6);
+    d[0] = low_rank_with_rows().0;
+    let at_bits = |row_bits| {
+        let settings = Settings {
+            factors: vec![Factoring {
+                row_bits,
+                ..embed_at(2, 40)
+            }],
+            ..factored(1)
+        };
+        let codec = Codec::new(settings, specs()).unwrap();
+        let bytes = codec.encode(&views(&d)).unwrap();
+        (codec, bytes)
+    };
+    let (eight, eight_bytes) = at_bits(8);
+    let (three, three_bytes) = at_bits(3);
+    // Five rows of 70 codes: 350 bytes at 8 bits, 132 at 3 (1050 bits), give or take the
+    // metadata naming the setting.
+    let saved = eight_bytes.len() as i64 - three_bytes.len() as i64;
+    assert!((200..=240).contains(&saved), "{saved} bytes saved");
+    // Coarser codes cost a little accuracy; without the rows the error is above 0.5.
+    let back = decoded(&three, &three_bytes);
+    let error = rel_error(&d[..1], &back[..1]);
+    let eight_error = rel_error(&d[..1], &decoded(&eight, &eight_bytes)[..1]);
+    assert!(
+        error < 0.2 && eight_error < error,
+        "3-bit rows {error}, 8-bit {eight_error}"
+    );
+    // The first sent row's first code is bits 0..3 of the byte after the factors' codes; the
+    // lone sign bit (-4) is outside -3..=3.
+    let header = u64::from_le_bytes(three_bytes[..8].try_into().unwrap()) as usize;
+    let json: serde_json::Value = serde_json::from_slice(&three_bytes[8..8 + header]).unwrap();
+    let values = 8 + header + json["embed/values"]["data_offsets"][0].as_u64().unwrap() as usize;
+    let first = values + (130 + 70) * 2;
+    let mut hostile = three_bytes.clone();
+    hostile[first] = (hostile[first] & !0b111) | 0b100;
+    let err = three.decode(&hostile).err().unwrap().to_string();
+    assert!(err.contains("sent-row code 0 is -4"), "{err}");
+    // The same bytes at 8 bits are another setting's, and refused by length.
+    assert!(eight.decode(&three_bytes).is_err());
+}
+
+#[test]
+fn row_bits_are_two_to_eight_and_left_out_of_the_settings_at_eight() {
+    let json = serde_json::to_string(&embed_at(2, 10)).unwrap();
+    assert!(!json.contains("row_bits"), "{json}");
+    let read: Factoring = serde_json::from_str(r#"{"tensor":"embed","rank":2}"#).unwrap();
+    assert_eq!(read.row_bits, 8);
+    for (row_bits, ok) in [(1, false), (2, true), (8, true), (9, false)] {
+        let settings = Settings {
+            factors: vec![Factoring {
+                row_bits,
+                ..embed_at(2, 10)
+            }],
+            ..factored(1)
+        };
+        assert_eq!(settings.validate().is_ok(), ok, "row_bits {row_bits}");
+    }
 }

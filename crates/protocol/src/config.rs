@@ -354,6 +354,7 @@ impl RunConfig {
                     tensor: "model.embed_tokens.weight".into(),
                     rank: 2,
                     rows_per_mille: 12,
+                    row_bits: 8,
                 }],
                 ..gradient_codec::Settings::default()
             },

@@ -9,7 +9,7 @@
 
 use std::sync::OnceLock;
 
-use gradient_codec::{Codec, Settings, TensorSpec, Values};
+use gradient_codec::{Codec, Factoring, Settings, TensorSpec, Values};
 use libfuzzer_sys::fuzz_target;
 
 fn codecs() -> &'static [Codec] {
@@ -32,6 +32,7 @@ fn codecs() -> &'static [Codec] {
             (Values::Dense, false),
             (Values::Q4, true),
             (Values::Q2, false),
+            (Values::Q2, false),
         ]
         .into_iter()
         .enumerate()
@@ -42,9 +43,20 @@ fn codecs() -> &'static [Codec] {
                 chunk: 128,
                 top_k: 8,
                 dct,
-                // The last one sends matrices as rank-2 factors and 10% of rows whole.
-                rank: if i == 5 { 2 } else { 0 },
+                // The sixth sends matrices as rank-2 factors and 10% of rows whole, the
+                // seventh names `w` with 10% of rows whole at 3 bits a code.
+                rank: if i >= 5 { 2 } else { 0 },
                 rows_per_mille: if i == 5 { 100 } else { 0 },
+                factors: if i == 6 {
+                    vec![Factoring {
+                        tensor: "w".into(),
+                        rank: 2,
+                        rows_per_mille: 100,
+                        row_bits: 3,
+                    }]
+                } else {
+                    Vec::new()
+                },
                 ..Settings::default()
             };
             Codec::new(settings, specs.clone()).expect("valid settings")
