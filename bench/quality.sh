@@ -35,6 +35,10 @@ row "top 32 of 4096, 2-bit (the old codec)" --rank 0
 row "the run's codec, no staleness" --stale false
 row "rank-4 factors everywhere (before stop 33)" --rank 4 --factor none
 row "rank-8 factors everywhere" --rank 8 --factor none
+row "embedding rows at 8 bits, 1.2% (stop 33-36)" --factor model.embed_tokens.weight=2:12
+row "embedding rows at 3 bits, 2.9% (same bytes)" --factor model.embed_tokens.weight=2:29:3
+row "embedding rows at 3 bits, 3.2% (101x)" --factor model.embed_tokens.weight=2:32:3
+row "embedding rows at 2 bits, 4.6% (100x)" --factor model.embed_tokens.weight=2:46:2
 row "embedding rank 1 + 1.6% of rows" --factor model.embed_tokens.weight=1:16
 row "embedding rank 3 + 1% of rows" --factor model.embed_tokens.weight=3:10
 row "eager start from the sent delta" --eager-sent
