@@ -6,7 +6,7 @@
 //! quantized (2/4/8 bits with per-chunk scales) or as f16/bf16/f32, optionally after an
 //! orthonormal DCT-II of each tile; or, with `rank`, it sends every matrix as low-rank factors
 //! ([`LowRank`], 8-bit codes per factor column; [`Factoring`] gives a named matrix its own
-//! rank and rows sent whole). The wire format is a
+//! rank and rows sent whole, at 2 to 8 bits a code). The wire format is a
 //! safetensors container with JSON metadata. [`Codec::decode`] checks everything before use;
 //! [`Codec::apply`] adds weighted deltas into dense buffers, bit-identically on every run.
 //! [`ErrorFeedback`] keeps what compression dropped and sends it later.
