@@ -151,7 +151,13 @@ impl Codec {
                             crate::settings::ROW_BITS,
                         ),
                     };
-                Some(factored::Shape::new(rows, cols, rank, rows_per_mille).with_row_bits(row_bits))
+                Some(factored::Shape::new(
+                    rows,
+                    cols,
+                    rank,
+                    rows_per_mille,
+                    row_bits,
+                ))
             }
             _ => None,
         }

@@ -56,21 +56,19 @@ pub(crate) struct Shape {
 const FACTOR_CODE: i32 = 127;
 
 impl Shape {
-    pub fn new(rows: usize, cols: usize, rank: usize, rows_per_mille: usize) -> Self {
+    pub fn new(
+        rows: usize,
+        cols: usize,
+        rank: usize,
+        rows_per_mille: usize,
+        row_bits: u32,
+    ) -> Self {
         Shape {
             rows,
             cols,
             rank: rank.min(rows).min(cols),
             sent_rows: rows * rows_per_mille / 1000,
-            row_bits: crate::settings::ROW_BITS,
-        }
-    }
-
-    /// The same shape with its sent rows' codes at `bits` bits.
-    pub fn with_row_bits(self, bits: u32) -> Self {
-        Shape {
-            row_bits: bits,
-            ..self
+            row_bits,
         }
     }
 
@@ -259,15 +257,11 @@ fn row_codes(name: &str, packed: &[u8], shape: Shape) -> Result<Vec<i8>, CodecEr
             m = sign - 1
         )));
     }
+    // Shifting the code's sign bit up to bit 31 and back sign-extends it.
+    let spare = 32 - bits;
     Ok(raw
         .iter()
-        .map(|&u| {
-            (if u & sign != 0 {
-                u as i32 - (1 << bits)
-            } else {
-                u as i32
-            }) as i8
-        })
+        .map(|&u| (((u << spare) as i32) >> spare) as i8)
         .collect())
 }
 

@@ -78,8 +78,8 @@ pub struct Factoring {
     pub rows_per_mille: usize,
     /// Bits of each code of a row sent whole, 2..=8: signed codes in `±(2^(bits-1) - 1)` of
     /// the row's largest magnitude. A token embedding's trained rows are many and each needs
-    /// only its direction roughly: at the same bytes, more rows at 3 bits beat fewer at 8
-    /// (measured in the quality benchmark). Left out at 8, so runs made before it keep their
+    /// only its direction roughly: at the same bytes, more rows at 2 or 3 bits beat fewer at
+    /// 8 (measured in the quality benchmark). Left out at 8, so runs made before it keep their
     /// ids.
     #[serde(default = "eight", skip_serializing_if = "is_eight")]
     pub row_bits: u32,
